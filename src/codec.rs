@@ -1,0 +1,433 @@
+//! The line format: the one place that knows what a line is.
+//!
+//! Both sides of gochat speak plain text lines, as the Go chat server it descends from does.
+//! This module owns every rule about those lines, so the server's readers, the client's
+//! stdin pipe and the client's terminal output all apply exactly the same ones:
+//!
+//! - **Framing.** A line ends at `\n`; a `\r` right before it is dropped (telnet sends CRLF).
+//!   Input that ends without a newline still yields its last line ([`LineDecoder::finish`]).
+//! - **Length.** No line is longer than `max_line` bytes. A longer one is cut into pieces of
+//!   at most `max_line` bytes, each cut on a UTF-8 character boundary; nothing is dropped.
+//!   The decoder never holds more than `max_line` bytes of an unfinished line (plus up to
+//!   three bytes of a split character), whatever the input.
+//! - **Sanitizing.** Bytes that are not UTF-8 become U+FFFD. Control characters (C0 except
+//!   TAB, DEL and C1) are shown in caret notation (`^[` for ESC, `^?` for DEL, `M-^[` for
+//!   U+009B) instead of being passed on, so no member can drive another's terminal.
+//!
+//! Decoded lines are written to an output buffer as `text\n`, one after another. Sanitized
+//! text never contains a control character, so `\n` is an unambiguous separator and the
+//! buffer is at once a batch of lines and valid wire bytes.
+//!
+//! # Examples
+//!
+//! ```
+//! use gochat::codec::LineDecoder;
+//!
+//! let mut decoder = LineDecoder::new(4096);
+//! let mut out = Vec::new();
+//! decoder.decode(b"hello\r\nclear \x1b[2J", &mut out);
+//! decoder.decode(b" screen\n", &mut out);
+//! assert_eq!(out, b"hello\nclear ^[[2J screen\n");
+//! ```
+
+/// The longest line, in bytes, unless the user says otherwise: long enough for any line a
+/// person types or a log file holds, small enough that thousands of members' unfinished
+/// lines stay cheap.
+pub const DEFAULT_MAX_LINE: usize = 4096;
+
+/// The smallest `max_line` accepted: every sanitized character (at most 4 bytes, as in
+/// `M-^[` or a 4-byte UTF-8 scalar) must fit in one piece, with room to spare.
+pub const MIN_MAX_LINE: usize = 16;
+
+/// The largest `max_line` accepted: a line is buffered whole per member, so this bounds
+/// the memory one member can pin.
+pub const MAX_MAX_LINE: usize = 1 << 20;
+
+/// What U+FFFD REPLACEMENT CHARACTER looks like in UTF-8.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// Turns a byte stream into bounded, sanitized lines.
+///
+/// Feed it input in chunks of any size with [`decode`](Self::decode); the result does not
+/// depend on where the chunks are split.
+#[derive(Debug, Clone)]
+pub struct LineDecoder {
+    /// The longest line we emit, in bytes.
+    max_line: usize,
+    /// The sanitized text of the line not yet ended; never longer than `max_line`.
+    line: Vec<u8>,
+    /// Raw bytes held back at the end of a chunk because the next chunk decides what they
+    /// mean: the start of a UTF-8 sequence split across reads, or a `\r` that may be
+    /// followed by `\n`. At most three bytes.
+    carry: Vec<u8>,
+}
+
+impl LineDecoder {
+    /// A decoder that emits lines of at most `max_line` bytes.
+    ///
+    /// `max_line` is clamped to [`MIN_MAX_LINE`]`..=`[`MAX_MAX_LINE`].
+    pub fn new(max_line: usize) -> Self {
+        LineDecoder {
+            max_line: max_line.clamp(MIN_MAX_LINE, MAX_MAX_LINE),
+            line: Vec::new(),
+            carry: Vec::new(),
+        }
+    }
+
+    /// The longest line this decoder emits.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// Bytes of unfinished input held, waiting for the rest of their line.
+    pub fn pending(&self) -> usize {
+        self.line.len() + self.carry.len()
+    }
+
+    /// Decodes `input`, appending every line it completes to `out` as `text\n`.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        if input.is_empty() {
+            return;
+        }
+        let mut input = input;
+        if !self.carry.is_empty() {
+            input = self.resolve_carry(input, out);
+        }
+        while let Some(newline) = memchr::memchr(b'\n', input) {
+            let mut text = &input[..newline];
+            if let [rest @ .., b'\r'] = text {
+                text = rest;
+            }
+            self.push_text(text, true, out);
+            self.end_line(out);
+            input = &input[newline + 1..];
+        }
+        if let [rest @ .., b'\r'] = input {
+            self.push_text(rest, false, out);
+            if self.carry.is_empty() {
+                self.carry.push(b'\r');
+            } else {
+                // A split UTF-8 sequence cannot be followed by `\r`: it was invalid.
+                self.carry.clear();
+                self.push_unit(REPLACEMENT, out);
+                self.carry.push(b'\r');
+            }
+        } else {
+            self.push_text(input, false, out);
+        }
+        if self.line.is_empty() && self.line.capacity() > 2 * self.max_line.min(4096) {
+            // Give back what a burst of long lines grew, so an idle member stays small.
+            self.line = Vec::new();
+        }
+    }
+
+    /// Ends the input: a last line without a newline is still a line.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self.carry.as_slice() {
+            [] | [b'\r'] => {}
+            _ => self.push_unit(REPLACEMENT, out),
+        }
+        self.carry.clear();
+        if !self.line.is_empty() {
+            self.end_line(out);
+        }
+        self.line = Vec::new();
+    }
+
+    /// Settles the bytes held back from the previous chunk, now that `input` follows them,
+    /// and returns the rest of `input`.
+    fn resolve_carry<'a>(&mut self, input: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
+        if self.carry == b"\r" {
+            self.carry.clear();
+            if input.first() == Some(&b'\n') {
+                self.end_line(out);
+                return &input[1..];
+            }
+            self.push_unit(b"^M", out);
+            return input;
+        }
+        // Complete the split UTF-8 sequence with the continuation bytes that follow it.
+        let want = utf8_len(self.carry[0]);
+        let mut used = 0;
+        while self.carry.len() < want && used < input.len() && is_continuation(input[used]) {
+            self.carry.push(input[used]);
+            used += 1;
+        }
+        if self.carry.len() < want && used == input.len() {
+            return &input[used..]; // still incomplete: keep waiting
+        }
+        let held = std::mem::take(&mut self.carry);
+        self.push_text(&held, true, out);
+        &input[used..]
+    }
+
+    /// Appends sanitized `text` (which holds no `\n`) to the current line, emitting a piece
+    /// whenever the line would grow past `max_line`. When `complete` is false, a UTF-8
+    /// sequence cut off by the end of `text` is held back instead of being replaced.
+    fn push_text(&mut self, text: &[u8], complete: bool, out: &mut Vec<u8>) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let safe = safe_prefix_len(rest);
+            if safe > 0 {
+                self.push_run(&rest[..safe], out);
+                rest = &rest[safe..];
+                continue;
+            }
+            let b = rest[0];
+            if b < 0x80 {
+                // C0 control (TAB is safe, `\n` never reaches here) or DEL.
+                let caret = [b'^', if b == 0x7f { b'?' } else { b + 0x40 }];
+                self.push_unit(&caret, out);
+                rest = &rest[1..];
+                continue;
+            }
+            match std::str::from_utf8(&rest[..rest.len().min(4)]) {
+                Ok(_) => {}
+                Err(e) if e.valid_up_to() > 0 => {}
+                Err(e) if e.error_len().is_none() && !complete && rest.len() < 4 => {
+                    // A character split by the end of this chunk: wait for the rest.
+                    self.carry.extend_from_slice(rest);
+                    return;
+                }
+                Err(e) => {
+                    self.push_unit(REPLACEMENT, out);
+                    rest = &rest[e.error_len().unwrap_or(rest.len().min(4))..];
+                    continue;
+                }
+            }
+            // A valid character that `safe_prefix_len` stopped at: only C1 controls do.
+            let (second, len) = (rest[1], 2);
+            let caret = [b'M', b'-', b'^', second - 0x80 + 0x40];
+            self.push_unit(&caret, out);
+            rest = &rest[len..];
+        }
+    }
+
+    /// Appends a run of bytes that need no change, cutting on character boundaries.
+    fn push_run(&mut self, mut run: &[u8], out: &mut Vec<u8>) {
+        while !run.is_empty() {
+            let room = self.max_line - self.line.len();
+            if run.len() <= room {
+                self.line.extend_from_slice(run);
+                return;
+            }
+            let mut cut = room;
+            while cut > 0 && is_continuation(run[cut]) {
+                cut -= 1;
+            }
+            self.line.extend_from_slice(&run[..cut]);
+            self.end_line(out);
+            run = &run[cut..];
+        }
+    }
+
+    /// Appends one indivisible unit (a replacement or caret notation).
+    fn push_unit(&mut self, unit: &[u8], out: &mut Vec<u8>) {
+        if self.line.len() + unit.len() > self.max_line {
+            self.end_line(out);
+        }
+        self.line.extend_from_slice(unit);
+    }
+
+    /// Emits the current line.
+    fn end_line(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.line);
+        out.push(b'\n');
+        self.line.clear();
+    }
+}
+
+/// Sanitizes one complete piece of text for display: the same rules as [`LineDecoder`],
+/// with every `\n` treated as a line end. Handy for text that does not come from a stream.
+///
+/// ```
+/// assert_eq!(gochat::codec::sanitize(b"bell\x07"), "bell^G\n");
+/// ```
+pub fn sanitize(text: &[u8]) -> String {
+    let mut decoder = LineDecoder::new(MAX_MAX_LINE);
+    let mut out = Vec::with_capacity(text.len() + 1);
+    decoder.decode(text, &mut out);
+    decoder.finish(&mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Iterates over the lines of a decoded batch (`text\n` repeated), without their newlines.
+pub fn lines(batch: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = batch.strip_suffix(b"\n").unwrap_or(batch);
+    let empty = batch.is_empty();
+    body.split(|&b| b == b'\n').filter(move |_| !empty)
+}
+
+/// How many leading bytes of `bytes` are safe to pass on unchanged: printable ASCII, TAB,
+/// and any UTF-8 character outside C0, DEL and C1. Stops before a byte that needs a look.
+fn safe_prefix_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7f).contains(&b) || b == b'\t' {
+            i += 1;
+            continue;
+        }
+        if b < 0x80 {
+            return i;
+        }
+        let len = utf8_len(b);
+        if len < 2 || i + len > bytes.len() {
+            return i;
+        }
+        let seq = &bytes[i..i + len];
+        if std::str::from_utf8(seq).is_err() || (b == 0xc2 && seq[1] < 0xa0) {
+            return i; // invalid, or a C1 control (U+0080..=U+009F)
+        }
+        i += len;
+    }
+    i
+}
+
+/// The length of the UTF-8 sequence a leading byte announces (1 for anything else).
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
+/// Whether `b` continues a UTF-8 sequence.
+fn is_continuation(b: u8) -> bool {
+    (0x80..0xc0).contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(max_line: usize, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut decoder = LineDecoder::new(max_line);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder.decode(chunk, &mut out);
+        }
+        decoder.finish(&mut out);
+        out
+    }
+
+    fn decode_bytewise(max_line: usize, input: &[u8]) -> Vec<u8> {
+        let chunks: Vec<&[u8]> = input.chunks(1).collect();
+        decode_all(max_line, &chunks)
+    }
+
+    #[test]
+    fn plain_lines_pass_through() {
+        assert_eq!(decode_all(4096, &[b"a\nbc\n\n"]), b"a\nbc\n\n");
+    }
+
+    #[test]
+    fn crlf_is_a_line_end_even_when_split() {
+        assert_eq!(decode_all(4096, &[b"hi\r\n"]), b"hi\n");
+        assert_eq!(
+            decode_all(4096, &[b"hi\r", b"\nthere\r", b"\n"]),
+            b"hi\nthere\n"
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_shown() {
+        assert_eq!(decode_all(4096, &[b"a\rb\n"]), b"a^Mb\n");
+        assert_eq!(decode_all(4096, &[b"a\r", b"b\n"]), b"a^Mb\n");
+    }
+
+    #[test]
+    fn last_line_without_newline_is_a_line() {
+        assert_eq!(decode_all(4096, &[b"one\ntwo"]), b"one\ntwo\n");
+        assert_eq!(decode_all(4096, &[b"two\r"]), b"two\n");
+        assert_eq!(decode_all(4096, &[b""]), b"");
+    }
+
+    #[test]
+    fn escapes_become_visible_text() {
+        assert_eq!(decode_all(4096, &[b"\x1b[2J\n"]), b"^[[2J\n");
+        assert_eq!(
+            decode_all(4096, &[b"\x1b]52;c;aGk=\x07\n"]),
+            b"^[]52;c;aGk=^G\n"
+        );
+        assert_eq!(decode_all(4096, &[b"nul\0del\x7f\n"]), b"nul^@del^?\n");
+        assert_eq!(decode_all(4096, &[b"tab\tok\n"]), b"tab\tok\n");
+        assert_eq!(
+            decode_all(4096, &["csi\u{9b}2J\n".as_bytes()]),
+            b"csiM-^[2J\n"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        assert_eq!(
+            decode_all(4096, &[b"a\xffb\xc3\n"]),
+            "a\u{FFFD}b\u{FFFD}\n".as_bytes()
+        );
+        // Same answer as the standard library's lossy conversion.
+        let input = b"\xe2\x82 \xf0\x9f\x98 ok \xed\xa0\x80";
+        let want = format!("{}\n", String::from_utf8_lossy(input));
+        assert_eq!(decode_all(4096, &[input]), want.as_bytes());
+        assert_eq!(decode_bytewise(4096, input), want.as_bytes());
+    }
+
+    #[test]
+    fn multibyte_characters_survive_any_split() {
+        let text = "héllo wörld ✓ 🦀\n".as_bytes();
+        for split in 0..text.len() {
+            assert_eq!(decode_all(4096, &[&text[..split], &text[split..]]), text);
+        }
+        assert_eq!(decode_bytewise(4096, text), text);
+    }
+
+    #[test]
+    fn long_lines_are_cut_into_pieces_on_char_boundaries() {
+        let out = decode_all(16, &[b"0123456789abcdefXYZ\n"]);
+        assert_eq!(out, b"0123456789abcdef\nXYZ\n");
+        // 'é' is two bytes: the cut moves back rather than split it.
+        let out = decode_all(16, &["0123456789abcdeé!\n".as_bytes()]);
+        assert_eq!(out, "0123456789abcde\né!\n".as_bytes());
+        // A line of exactly max_line bytes is one piece.
+        assert_eq!(
+            decode_all(16, &[b"0123456789abcdef\n"]),
+            b"0123456789abcdef\n"
+        );
+    }
+
+    #[test]
+    fn caret_notation_is_never_split_across_pieces() {
+        let out = decode_all(16, &[b"0123456789abcde\x1b\n"]);
+        assert_eq!(out, b"0123456789abcde\n^[\n");
+    }
+
+    #[test]
+    fn memory_held_is_bounded_by_max_line() {
+        let mut decoder = LineDecoder::new(64);
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            decoder.decode(&[b'x'; 1000], &mut out);
+            assert!(decoder.pending() <= 64 + 3);
+        }
+        // A full piece is held until we know whether more of its line follows.
+        assert_eq!(out.len(), (1000 * 1000 / 64 - 1) * 65);
+        decoder.finish(&mut out);
+        assert!(lines(&out).all(|line| line.len() == 64));
+        assert_eq!(out.len(), 1000 * 1000 / 64 * 65);
+    }
+
+    #[test]
+    fn lines_iterates_a_batch() {
+        let got: Vec<&[u8]> = lines(b"a\n\nbc\n").collect();
+        assert_eq!(got, vec![&b"a"[..], b"", b"bc"]);
+        assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"\n").count(), 1);
+    }
+
+    #[test]
+    fn sanitize_is_idempotent() {
+        let once = sanitize(b"\x1b[31mred\x1b[0m \xff\x00");
+        assert_eq!(sanitize(once.as_bytes()), once);
+    }
+}

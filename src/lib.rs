@@ -1,0 +1,38 @@
+//! gochat: a chat room server and its client in one small binary.
+//!
+//! `gochat serve :8000` opens a room; `gochat connect localhost:8000`, `nc` or `telnet` join
+//! it. The wire protocol is the classic Go chat server's, line for line: `You are ADDR`,
+//! `ADDR has arrived`, `ADDR: text`, `ADDR has left`.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (argh types only).
+//! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
+//! - [`addr`]: addresses as users type them and as the room shows them.
+//! - [`server`]: `gochat serve`: listening, accepting, signals, the executor threads.
+//! - [`room`]: the broadcaster, the one task that orders the room, and the room's settings.
+//! - [`member`]: one connection: its reader task, its writer task, and their [`member::Link`].
+//! - [`outbox`]: the room's output stored once, and each member's position in it.
+//! - [`client`]: `gochat connect`: stdin to the room, the room to stdout.
+//! - [`units`]: durations and sizes as people type them.
+//! - [`error`]: errors as values, and the exit status each one means.
+//!
+//! The path of a line: member socket → reader (codec) → room channel → broadcaster (formats
+//! `ADDR: text` once, appends to the feed) → each member's outbox → writer (one `writev`
+//! for everything waiting) → member socket.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod addr;
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod error;
+pub mod member;
+pub mod outbox;
+pub mod room;
+pub mod server;
+pub mod units;
+
+pub use error::Error;

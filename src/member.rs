@@ -1,0 +1,564 @@
+//! One member's connection: its reader, its writer, and what they share with the room.
+//!
+//! Each connection gets two tasks:
+//!
+//! - The **reader** waits until the socket is readable, reads as much as one read gives into
+//!   a per-thread scratch buffer (an idle member holds no read buffer), frames and sanitizes
+//!   it with the [codec](crate::codec), and hands the lines to the room in one message. When
+//!   the room's queue is full it waits, and stops reading meanwhile: TCP then slows the
+//!   sender down. A flood is throttled, never dropped, and never buffered here.
+//! - The **writer** sends the member its [`Outbox`]: everything the room has appended since
+//!   the member joined, straight from the shared feed, as many lines per `writev` as are
+//!   waiting. Private lines (the greeting, a farewell) come from its [`Link`]. When the
+//!   socket cannot take more, the writer waits for it, but no longer than the lag limit
+//!   allows: a member whose oldest undelivered line is older than that is removed.
+//!
+//! A [`Link`] is what these two share with the broadcaster: how far the writer has got (so
+//! the room can wait for the slowest), where the member's stream ends once it has left, and
+//! a waker for the writer.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use atomic_waker::AtomicWaker;
+use futures_lite::{FutureExt, future};
+use smol::{Async, Executor, Timer};
+
+use crate::codec::LineDecoder;
+use crate::outbox::Outbox;
+use crate::room::{Msg, Room, Why};
+use crate::units::format_duration;
+
+/// How much one read takes from a member's socket. One read becomes one message to the
+/// room, so this also sets how much one sender gets in before the next one's turn.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// The most a writer hands the kernel in one `writev`.
+pub const WRITE_CHUNK: usize = 1024 * 1024;
+
+/// The most slices in one `writev` (segments, each a broadcaster batch).
+const WRITE_SLICES: usize = 64;
+
+/// The kernel send buffer we ask for on member sockets. Linux grows it to 4 MiB on its own,
+/// which would let a stuck member soak up 4 MiB of the room's lines before the room even
+/// noticed; capped, `--sendq` and `--lag-limit` are what bound a member, as documented.
+/// (Linux doubles the value asked for, for its own bookkeeping.)
+pub const MEMBER_SNDBUF: usize = 128 * 1024;
+
+/// How long, after a member's stream has ended, we keep its connection open for the member
+/// to close first, so that nothing it sent last turns our close into a reset that could
+/// destroy the lines it has not read yet.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// TCP keepalive on member sockets: a peer that vanished (cable pulled, laptop closed) is
+/// found out after about `KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_PROBES`.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 6;
+
+thread_local! {
+    /// Where readers on this thread read into: one buffer per thread, not per member.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+/// What a member's reader, writer and the broadcaster share.
+#[derive(Debug)]
+pub struct Link {
+    /// The member's id in the room.
+    pub id: u64,
+    /// The member's name: its address, as the room shows it.
+    pub name: String,
+    /// When it joined: a newcomer is never "behind" for lines older than itself.
+    pub joined: Instant,
+    /// The room offset the writer has delivered up to (`u64::MAX` before the member joined
+    /// and after its writer stopped: such a member holds nobody back).
+    delivered: AtomicU64,
+    /// Whether the writer has stopped for good.
+    stopped: AtomicBool,
+    /// Where this member's stream ends: `u64::MAX` while it is in the room, then the room
+    /// offset at which it left. The writer delivers up to here, then closes.
+    end: AtomicU64,
+    /// Lines for this member alone, each due at a room offset.
+    notices: Mutex<VecDeque<Notice>>,
+    /// Wakes the writer: new lines in the feed, a notice, the end.
+    pub waker: AtomicWaker,
+    /// Whether the reader has finished.
+    reader_done: AtomicBool,
+    /// Wakes a writer lingering for the reader to finish.
+    reader_waker: AtomicWaker,
+}
+
+/// A line for one member, due when its outbox reaches `at`.
+#[derive(Debug)]
+struct Notice {
+    at: u64,
+    bytes: Box<[u8]>,
+    queued: Instant,
+}
+
+impl Link {
+    /// A link for a member not yet in the room.
+    pub fn new(id: u64, name: String) -> Link {
+        Link {
+            id,
+            name,
+            joined: Instant::now(),
+            delivered: AtomicU64::new(u64::MAX),
+            stopped: AtomicBool::new(false),
+            end: AtomicU64::new(u64::MAX),
+            notices: Mutex::new(VecDeque::new()),
+            waker: AtomicWaker::new(),
+            reader_done: AtomicBool::new(false),
+            reader_waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Called by the broadcaster when the member joins at room offset `at`: it is greeted
+    /// there, and is owed everything from there on.
+    pub fn start(&self, at: u64, greeting: Vec<u8>) {
+        self.delivered.store(at, Ordering::Release);
+        self.notify(at, greeting);
+    }
+
+    /// Queues a line for this member alone, due at room offset `at`.
+    pub fn notify(&self, at: u64, line: Vec<u8>) {
+        self.lock_notices().push_back(Notice {
+            at,
+            bytes: line.into_boxed_slice(),
+            queued: Instant::now(),
+        });
+        self.waker.wake();
+    }
+
+    /// Called by the broadcaster when the member leaves the room at offset `end`: the
+    /// writer sends it everything up to there, then `farewell` if any, then closes.
+    pub fn finish_at(&self, end: u64, farewell: Option<Vec<u8>>) {
+        if let Some(line) = farewell {
+            self.lock_notices().push_back(Notice {
+                at: end,
+                bytes: line.into_boxed_slice(),
+                queued: Instant::now(),
+            });
+        }
+        self.end.store(end, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// How far the writer has got, or `u64::MAX` if it is not running.
+    pub fn delivered(&self) -> u64 {
+        if self.writer_stopped() {
+            u64::MAX
+        } else {
+            self.delivered.load(Ordering::Acquire)
+        }
+    }
+
+    /// Whether the writer has stopped for good.
+    pub fn writer_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    fn lock_notices(&self) -> std::sync::MutexGuard<'_, VecDeque<Notice>> {
+        self.notices.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A member's socket, with the slot it takes in the room's connection count.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket, non-blocking, shared by reader and writer.
+    pub stream: Async<TcpStream>,
+    /// Frees a place in the room when the connection closes.
+    _slot: Slot,
+}
+
+/// A place in the room's connection count, given back on drop.
+#[derive(Debug)]
+pub struct Slot(Arc<Room>);
+
+impl Slot {
+    /// Takes a place in `room`, if it has one free under `max_clients`.
+    pub fn take(room: &Arc<Room>) -> Option<Slot> {
+        let max = room.config.max_clients;
+        room.connected
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(room)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Ordering::AcqRel);
+        self.0.closed.notify(usize::MAX);
+    }
+}
+
+/// Sets the socket options a member connection wants: no Nagle delay (chat is latency), a
+/// capped send buffer (see [`MEMBER_SNDBUF`]) and keepalive (dead peers leave).
+pub fn tune_socket(stream: &TcpStream) -> io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    socket.set_tcp_nodelay(true)?;
+    socket.set_send_buffer_size(MEMBER_SNDBUF)?;
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    socket.set_tcp_keepalive(&keepalive)?;
+    Ok(())
+}
+
+/// Runs one member from its first byte to its last: joins the room, starts its writer, and
+/// reads its lines until it leaves.
+pub async fn run(
+    room: Arc<Room>,
+    stream: Async<TcpStream>,
+    peer: SocketAddr,
+    slot: Slot,
+    ex: Arc<Executor<'static>>,
+) {
+    let conn = Arc::new(Conn {
+        stream,
+        _slot: slot,
+    });
+    let link = Arc::new(Link::new(room.next_id(), crate::addr::peer_name(peer)));
+    let (reply, outbox) = async_channel::bounded(1);
+    let joining = Msg::Join {
+        link: Arc::clone(&link),
+        reply,
+    };
+    if !room.send(joining).await {
+        return;
+    }
+    let Ok(outbox) = outbox.recv().await else {
+        return; // the room is closing
+    };
+    let writer = Writer {
+        conn: Arc::clone(&conn),
+        link: Arc::clone(&link),
+        outbox,
+        room: Arc::clone(&room),
+        notice_sent: 0,
+        mid_line: false,
+    };
+    ex.spawn(writer.run()).detach();
+    read_lines(&conn, &link, &room).await;
+}
+
+/// What one read gave.
+enum Got {
+    Lines(Vec<u8>),
+    Nothing,
+    End,
+}
+
+/// The reader: the member's lines to the room, until it leaves.
+async fn read_lines(conn: &Conn, link: &Link, room: &Room) {
+    let mut decoder = LineDecoder::new(room.config.max_line);
+    let mut last_heard = Instant::now();
+    let why = loop {
+        if !wait_readable(conn, room, last_heard).await {
+            break Why::Idle;
+        }
+        match read_some(conn, &mut decoder) {
+            Got::Lines(batch) => {
+                last_heard = Instant::now();
+                if !batch.is_empty() && !room.send(Msg::Lines { id: link.id, batch }).await {
+                    return;
+                }
+                // Let the other members on this thread have their turn.
+                future::yield_now().await;
+            }
+            Got::Nothing => {}
+            Got::End => {
+                let mut last = Vec::new();
+                decoder.finish(&mut last);
+                if !last.is_empty() {
+                    room.send(Msg::Lines {
+                        id: link.id,
+                        batch: last,
+                    })
+                    .await;
+                }
+                break Why::Quit;
+            }
+        }
+    };
+    room.send(Msg::Leave { id: link.id, why }).await;
+    link.reader_done.store(true, Ordering::Release);
+    link.reader_waker.wake();
+}
+
+/// Waits until the socket has something to read. Returns false if the member has been
+/// silent longer than the idle timeout.
+async fn wait_readable(conn: &Conn, room: &Room, last_heard: Instant) -> bool {
+    let readable = async {
+        // An error here shows up again on the read itself, which decides what it means.
+        let _ = conn.stream.readable().await;
+        true
+    };
+    match room.config.idle_timeout {
+        None => readable.await,
+        Some(idle) => {
+            let timeout = async {
+                Timer::at(last_heard + idle).await;
+                false
+            };
+            readable.or(timeout).await
+        }
+    }
+}
+
+/// Reads once, into this thread's scratch buffer, and decodes what came.
+fn read_some(conn: &Conn, decoder: &mut LineDecoder) -> Got {
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        match (&mut conn.stream.get_ref()).read(&mut buf) {
+            Ok(0) => Got::End,
+            Ok(n) => {
+                let mut batch = Vec::with_capacity(n + n / 8 + 16);
+                decoder.decode(&buf[..n], &mut batch);
+                Got::Lines(batch)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Nothing,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Got::Nothing,
+            Err(_) => Got::End,
+        }
+    })
+}
+
+/// Why a writer stopped before the member's stream ended.
+enum Stop {
+    TooSlow,
+    Broken,
+}
+
+/// What one attempt to write gave.
+enum Step {
+    /// Something was written.
+    Wrote,
+    /// The socket is full.
+    Blocked,
+    /// Nothing to write yet.
+    Idle,
+    /// The member's stream has ended and all of it was written.
+    Done,
+    /// The socket failed.
+    Failed,
+}
+
+/// The writer: the member's outbox to its socket.
+struct Writer {
+    conn: Arc<Conn>,
+    link: Arc<Link>,
+    outbox: Outbox,
+    room: Arc<Room>,
+    /// Bytes of the first notice already written.
+    notice_sent: usize,
+    /// Whether the last byte written was not a newline: a write can stop mid-line.
+    mid_line: bool,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let stopped = self.deliver().await;
+        self.link.stopped.store(true, Ordering::Release);
+        self.room.progress.wake();
+        let stream = self.conn.stream.get_ref();
+        match stopped {
+            Ok(()) => {
+                let _ = stream.shutdown(Shutdown::Write);
+                self.linger().await;
+            }
+            Err(Stop::TooSlow) => {
+                // Tell the room first, so the reader (woken by the shutdown below) cannot
+                // report a plain leave before it.
+                self.room.gone(self.link.id, Why::TooSlow);
+                let notice = format!(
+                    "{}gochat: disconnected: too slow (more than {} behind the room)\n",
+                    if self.mid_line { "\n" } else { "" },
+                    format_duration(self.room.config.lag_limit)
+                );
+                // Only if the socket takes it now.
+                let _ = (&mut &*stream).write(notice.as_bytes());
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            Err(Stop::Broken) => {
+                self.room.gone(self.link.id, Why::Broken);
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Writes until the member's stream ends.
+    async fn deliver(&mut self) -> Result<(), Stop> {
+        loop {
+            match self.step() {
+                Step::Wrote => future::yield_now().await,
+                Step::Blocked => self.wait_writable().await?,
+                Step::Idle => self.wait_for_work().await,
+                Step::Done => return Ok(()),
+                Step::Failed => return Err(Stop::Broken),
+            }
+        }
+    }
+
+    /// Writes what is waiting, without blocking: a due notice, or as much of the outbox as
+    /// one `writev` takes.
+    fn step(&mut self) -> Step {
+        let here = self.outbox.offset();
+        let end = self.link.end.load(Ordering::Acquire);
+        let next_notice = {
+            let mut notices = self.link.lock_notices();
+            match notices.front() {
+                Some(notice) if notice.at <= here => {
+                    let rest = &notice.bytes[self.notice_sent..];
+                    return match write_result((&mut self.conn.stream.get_ref()).write(rest)) {
+                        Ok(n) => {
+                            self.mid_line = rest[n - 1] != b'\n';
+                            self.notice_sent += n;
+                            if self.notice_sent == notice.bytes.len() {
+                                notices.pop_front();
+                                self.notice_sent = 0;
+                            }
+                            Step::Wrote
+                        }
+                        Err(step) => step,
+                    };
+                }
+                Some(notice) => notice.at,
+                None => u64::MAX,
+            }
+        };
+        if here >= end {
+            return Step::Done;
+        }
+        let written = {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let (count, bytes) = self
+                .outbox
+                .gather(end.min(next_notice), WRITE_CHUNK, &mut slices);
+            if bytes == 0 {
+                return Step::Idle;
+            }
+            let slices = &slices[..count];
+            let written = write_result((&mut self.conn.stream.get_ref()).write_vectored(slices));
+            if let Ok(n) = written {
+                self.mid_line = byte_at(slices, n - 1) != Some(b'\n');
+            }
+            written
+        };
+        match written {
+            Ok(n) => {
+                self.outbox.advance(n);
+                self.link
+                    .delivered
+                    .store(self.outbox.offset(), Ordering::Release);
+                self.room.progress.wake();
+                Step::Wrote
+            }
+            Err(step) => step,
+        }
+    }
+
+    /// Whether [`step`](Self::step) would do something now.
+    fn has_work(&self) -> bool {
+        let here = self.outbox.offset();
+        if here >= self.link.end.load(Ordering::Acquire) {
+            return true;
+        }
+        if let Some(notice) = self.link.lock_notices().front() {
+            if notice.at <= here {
+                return true;
+            }
+        }
+        self.outbox.has_pending()
+    }
+
+    /// Sleeps until the room appends lines or the link changes.
+    async fn wait_for_work(&self) {
+        future::poll_fn(|cx| {
+            self.link.waker.register(cx.waker());
+            if self.has_work() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Waits for the socket to take more, but only until the member's oldest undelivered
+    /// line passes the lag limit.
+    async fn wait_writable(&self) -> Result<(), Stop> {
+        let oldest = self.oldest_undelivered().unwrap_or_else(Instant::now);
+        let deadline = oldest.max(self.link.joined) + self.room.config.lag_limit;
+        let writable = async {
+            let _ = self.conn.stream.writable().await;
+            Ok(())
+        };
+        let too_slow = async {
+            Timer::at(deadline).await;
+            Err(Stop::TooSlow)
+        };
+        writable.or(too_slow).await
+    }
+
+    /// When the oldest line this member is still owed was queued.
+    fn oldest_undelivered(&self) -> Option<Instant> {
+        let notice = self.link.lock_notices().front().map(|n| n.queued);
+        match (notice, self.outbox.oldest()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// After the stream ended: waits for the member to close its side (it usually has), so
+    /// our close does not reset the connection while our last lines are still unread.
+    async fn linger(&self) {
+        let reader_done = future::poll_fn(|cx| {
+            self.link.reader_waker.register(cx.waker());
+            if self.link.reader_done.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        let timeout = async {
+            Timer::after(LINGER).await;
+        };
+        reader_done.or(timeout).await;
+        let _ = self.conn.stream.get_ref().shutdown(Shutdown::Both);
+    }
+}
+
+/// The byte at position `at` of the concatenated `slices`.
+fn byte_at(slices: &[IoSlice<'_>], mut at: usize) -> Option<u8> {
+    for slice in slices {
+        if at < slice.len() {
+            return Some(slice[at]);
+        }
+        at -= slice.len();
+    }
+    None
+}
+
+/// Sorts a write's outcome: bytes written, or the step it means.
+fn write_result(result: io::Result<usize>) -> Result<usize, Step> {
+    match result {
+        Ok(0) => Err(Step::Failed),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(Step::Blocked),
+        // Interrupted before writing anything: as good as a step that wrote, try again.
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(Step::Wrote),
+        Err(_) => Err(Step::Failed),
+    }
+}

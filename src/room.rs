@@ -1,0 +1,427 @@
+//! The room: its settings, its shared signals, and the broadcaster that decides its order.
+//!
+//! Everything that happens in the room goes through one bounded channel, [`Room::send`]:
+//! members joining, the lines they send (already framed and sanitized by their reader),
+//! members leaving. One task, the [`Broadcaster`], takes these one after another, and that
+//! order *is* the room's order: every member receives the room's lines in it.
+//!
+//! The broadcaster owns the member list and the [`Feed`]. For each line it writes the wire
+//! bytes once (`ADDR: text\n`) into the current batch; when the channel has nothing more
+//! ready (or the batch is large), it appends the batch to the feed and wakes every writer
+//! waiting for lines. It never touches a socket, so no member can stall it directly.
+//!
+//! What it does wait for is room in the slowest outbox: a batch is appended only while no
+//! member's backlog would pass `--sendq`. While it waits, the channel fills, readers stop
+//! reading and TCP slows the senders: backpressure, not loss. A member cannot hold this for
+//! long: its writer removes it once its oldest undelivered line is older than `--lag-limit`,
+//! and tells the broadcaster through [`Room::gone`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use async_channel::{Receiver, Sender};
+use atomic_waker::AtomicWaker;
+use event_listener::Event;
+use futures_lite::{FutureExt, future};
+
+use crate::member::Link;
+use crate::outbox::{Feed, Outbox};
+use crate::units::format_duration;
+
+/// How many messages (joins, batches of lines, leaves) may wait for the broadcaster. Small,
+/// so that a flood is felt by its sender quickly and a typed line never queues behind much;
+/// each message is one read's worth of lines, so this is still plenty to batch from.
+pub const ROOM_QUEUE: usize = 64;
+
+/// The broadcaster appends a batch to the feed once it holds this many bytes, even if more
+/// messages are ready: big enough that a busy room's writers see large batches, small enough
+/// to keep the first of them moving.
+pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// A room's settings, fixed when it opens.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The longest line, in bytes.
+    pub max_line: usize,
+    /// How far, in bytes, one member may fall behind before the room waits for it.
+    pub sendq: usize,
+    /// How old a member's oldest undelivered line may be before it is removed.
+    pub lag_limit: Duration,
+    /// The most members at once.
+    pub max_clients: usize,
+    /// Members silent this long are removed (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Whether to log every join and leave.
+    pub verbose: bool,
+}
+
+/// What the room is told, in the order it must happen.
+#[derive(Debug)]
+pub enum Msg {
+    /// A new connection wants in; the broadcaster answers on `reply` with the outbox to
+    /// start from (or drops `reply` if the room is closing).
+    Join {
+        /// The new member.
+        link: Arc<Link>,
+        /// Where to send its outbox.
+        reply: Sender<Outbox>,
+    },
+    /// Lines from a member: decoded text, `line\n` repeated.
+    Lines {
+        /// Who sent them.
+        id: u64,
+        /// The lines.
+        batch: Vec<u8>,
+    },
+    /// A member is leaving.
+    Leave {
+        /// Who.
+        id: u64,
+        /// Why.
+        why: Why,
+    },
+    /// The server is shutting down: tell everyone, let their writers finish, then answer.
+    Shutdown {
+        /// Answered (dropped) once every member has been told.
+        done: Sender<()>,
+    },
+}
+
+/// Why a member left: the notice the room sees says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// It closed its connection (or the connection broke while reading).
+    Quit,
+    /// Its writer gave up on it: its oldest undelivered line passed the lag limit.
+    TooSlow,
+    /// Its socket failed while we wrote to it.
+    Broken,
+    /// It was silent longer than the idle timeout.
+    Idle,
+}
+
+/// A member whose writer stopped on its own, reported straight to the broadcaster.
+#[derive(Debug)]
+pub struct Gone {
+    /// Who.
+    pub id: u64,
+    /// Why.
+    pub why: Why,
+}
+
+/// What the room's tasks share.
+#[derive(Debug)]
+pub struct Room {
+    /// The room's settings.
+    pub config: Config,
+    /// Joins, lines and leaves, to the broadcaster. Bounded: a full channel is what slows
+    /// a flood down.
+    tx: Sender<Msg>,
+    /// Writers that stopped on their own. Unbounded, but at most one message per member,
+    /// and it must never block: the broadcaster may be waiting on that very writer.
+    gone: Sender<Gone>,
+    /// Wakes the broadcaster when a writer made progress (or stopped), while it waits for
+    /// room in the slowest outbox.
+    pub progress: AtomicWaker,
+    /// Connections open now (members and those on their way in or out); bounded by
+    /// `max_clients`.
+    pub connected: AtomicUsize,
+    /// Wakes whoever waits for a connection to close: the accept loop backing off at the
+    /// descriptor limit, and shutdown.
+    pub closed: Event,
+    /// The next member id.
+    next_id: AtomicU64,
+}
+
+impl Room {
+    /// A room with `config`, and the broadcaster to run for it.
+    pub fn new(config: Config) -> (Arc<Room>, Broadcaster) {
+        let (tx, rx) = async_channel::bounded(ROOM_QUEUE);
+        let (gone, gone_rx) = async_channel::unbounded();
+        let room = Arc::new(Room {
+            config,
+            tx,
+            gone,
+            progress: AtomicWaker::new(),
+            connected: AtomicUsize::new(0),
+            closed: Event::new(),
+            next_id: AtomicU64::new(1),
+        });
+        let broadcaster = Broadcaster {
+            room: Arc::clone(&room),
+            rx,
+            gone_rx,
+            feed: Feed::new(),
+            batch: Vec::new(),
+            members: HashMap::new(),
+            draining: Vec::new(),
+            slowest: 0,
+            closing: false,
+        };
+        (room, broadcaster)
+    }
+
+    /// A fresh member id.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Tells the room something, waiting while its queue is full. Returns false if the
+    /// broadcaster is gone.
+    pub async fn send(&self, msg: Msg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    /// Reports a writer that stopped on its own. Never blocks.
+    pub fn gone(&self, id: u64, why: Why) {
+        let _ = self.gone.try_send(Gone { id, why });
+    }
+}
+
+/// A member as the broadcaster sees it.
+#[derive(Debug)]
+struct Member {
+    /// What it shares with its reader and writer.
+    link: Arc<Link>,
+    /// `ADDR: `, written before each of its lines.
+    prefix: Vec<u8>,
+}
+
+/// The one task that orders the room. See the module docs.
+#[derive(Debug)]
+pub struct Broadcaster {
+    room: Arc<Room>,
+    rx: Receiver<Msg>,
+    gone_rx: Receiver<Gone>,
+    /// The room's output, shared by every outbox.
+    feed: Feed,
+    /// Lines formatted but not yet appended to the feed.
+    batch: Vec<u8>,
+    /// Who is in the room.
+    members: HashMap<u64, Member>,
+    /// Members that left but whose writers are still sending them what they are owed.
+    /// They hold the room back like members do, until done or too slow.
+    draining: Vec<Arc<Link>>,
+    /// The lowest delivered offset found at the last look: no outbox is further behind.
+    /// Offsets only grow, so this stays a safe bound between looks.
+    slowest: u64,
+    /// Shutting down: take no one in, ignore lines.
+    closing: bool,
+}
+
+/// What the broadcaster waits for.
+enum Input {
+    Msg(Msg),
+    Gone(Gone),
+}
+
+impl Broadcaster {
+    /// Runs the room until the process ends.
+    pub async fn run(mut self) {
+        loop {
+            let input = {
+                let gone = async { self.gone_rx.recv().await.ok().map(Input::Gone) };
+                let msg = async { self.rx.recv().await.ok().map(Input::Msg) };
+                gone.or(msg).await
+            };
+            let Some(input) = input else { return };
+            self.handle(input).await;
+            while self.batch.len() < BATCH_BYTES {
+                let next = match self.gone_rx.try_recv() {
+                    Ok(gone) => Input::Gone(gone),
+                    Err(_) => match self.rx.try_recv() {
+                        Ok(msg) => Input::Msg(msg),
+                        Err(_) => break,
+                    },
+                };
+                self.handle(next).await;
+            }
+            self.publish().await;
+        }
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Gone(Gone { id, why }) => self.remove(id, why),
+            Input::Msg(Msg::Lines { id, batch }) => self.add_lines(id, &batch),
+            Input::Msg(Msg::Leave { id, why }) => self.remove(id, why),
+            Input::Msg(Msg::Join { link, reply }) => self.join(link, reply).await,
+            Input::Msg(Msg::Shutdown { done }) => self.shut_down(done),
+        }
+    }
+
+    /// Formats a member's lines into the batch: `ADDR: text\n` each, written once for all.
+    fn add_lines(&mut self, id: u64, lines: &[u8]) {
+        if self.closing {
+            return;
+        }
+        let Some(member) = self.members.get(&id) else {
+            return; // it left (or was removed) while these were on their way
+        };
+        self.batch.reserve(lines.len() + member.prefix.len() * 8);
+        for line in crate::codec::lines(lines) {
+            self.batch.extend_from_slice(&member.prefix);
+            self.batch.extend_from_slice(line);
+            self.batch.push(b'\n');
+        }
+    }
+
+    /// Lets a member in: the room hears of it, the newcomer is greeted and receives
+    /// everything from here on.
+    async fn join(&mut self, link: Arc<Link>, reply: Sender<Outbox>) {
+        if self.closing {
+            return; // dropping `reply` turns the newcomer away
+        }
+        // Lines already batched come before the arrival, and the newcomer starts after it.
+        self.batch.extend_from_slice(link.name.as_bytes());
+        self.batch.extend_from_slice(b" has arrived\n");
+        self.publish().await;
+        let outbox = self.feed.outbox();
+        let greeting = format!("You are {}\n", link.name);
+        link.start(outbox.offset(), greeting.into_bytes());
+        if self.room.config.verbose {
+            eprintln!("gochat: {} joined", link.name);
+        }
+        let prefix = format!("{}: ", link.name).into_bytes();
+        self.members.insert(link.id, Member { link, prefix });
+        let _ = reply.try_send(outbox);
+    }
+
+    /// Takes a member out of the room, if it is still in it. Its writer still sends it
+    /// everything up to here (its own last lines included) unless it already stopped.
+    fn remove(&mut self, id: u64, why: Why) {
+        let Some(member) = self.members.remove(&id) else {
+            return;
+        };
+        let link = member.link;
+        let end = self.feed.head() + self.batch.len() as u64;
+        let farewell = match why {
+            Why::Idle => Some(format!(
+                "gochat: disconnected: idle for more than {}\n",
+                format_duration(self.room.config.idle_timeout.unwrap_or_default())
+            )),
+            _ => None,
+        };
+        link.finish_at(end, farewell.map(String::into_bytes));
+        if !link.writer_stopped() {
+            self.draining.push(Arc::clone(&link));
+        }
+        let reason = match why {
+            Why::Quit | Why::Broken => "",
+            Why::TooSlow => " (too slow)",
+            Why::Idle => " (idle)",
+        };
+        self.batch.extend_from_slice(link.name.as_bytes());
+        self.batch.extend_from_slice(b" has left");
+        self.batch.extend_from_slice(reason.as_bytes());
+        self.batch.push(b'\n');
+        match why {
+            Why::TooSlow => eprintln!(
+                "gochat: {} removed: too slow (more than {} behind the room)",
+                link.name,
+                format_duration(self.room.config.lag_limit)
+            ),
+            Why::Idle => eprintln!("gochat: {} removed: idle", link.name),
+            _ if self.room.config.verbose => eprintln!("gochat: {} left", link.name),
+            _ => {}
+        }
+    }
+
+    /// Tells everyone the server is going away and lets their writers finish.
+    fn shut_down(&mut self, done: Sender<()>) {
+        if !self.closing {
+            self.closing = true;
+            self.batch
+                .extend_from_slice(b"gochat: server shutting down\n");
+            self.append_batch();
+            let end = self.feed.head();
+            for (_, member) in self.members.drain() {
+                member.link.finish_at(end, None);
+            }
+        }
+        drop(done);
+    }
+
+    /// Appends the batch to the feed once every outbox has room for it, and wakes the
+    /// writers.
+    async fn publish(&mut self) {
+        while !self.batch.is_empty() {
+            if self.closing || self.has_room_for(self.batch.len()) {
+                self.append_batch();
+                return;
+            }
+            let gone_rx = self.gone_rx.clone();
+            let gone = async { gone_rx.recv().await.ok() };
+            let moved = future::poll_fn(|cx| {
+                self.room.progress.register(cx.waker());
+                if self.has_room_for(self.batch.len()) {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            });
+            if let Some(Gone { id, why }) = gone.or(moved).await {
+                self.remove(id, why);
+            }
+        }
+    }
+
+    fn append_batch(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        self.feed.append(batch, Instant::now());
+        for member in self.members.values() {
+            member.link.waker.wake();
+        }
+        for link in &self.draining {
+            link.waker.wake();
+        }
+    }
+
+    /// Whether `need` more bytes fit in every outbox without passing `--sendq`. An outbox
+    /// that is empty always takes a batch, however large.
+    fn has_room_for(&mut self, need: usize) -> bool {
+        let head = self.feed.head();
+        let sendq = self.room.config.sendq as u64;
+        if head - self.slowest.min(head) + need as u64 <= sendq {
+            return true;
+        }
+        self.slowest = self.find_slowest(head);
+        let backlog = head - self.slowest;
+        backlog == 0 || backlog + need as u64 <= sendq
+    }
+
+    /// The lowest offset any running writer has delivered up to; forgets draining writers
+    /// that are done.
+    fn find_slowest(&mut self, head: u64) -> u64 {
+        self.draining.retain(|link| !link.writer_stopped());
+        self.members
+            .values()
+            .map(|m| &m.link)
+            .chain(self.draining.iter())
+            .map(|link| link.delivered())
+            .fold(head, u64::min)
+    }
+}
+
+/// Waits until `room` has no open connections, or `limit` passes. Returns whether it
+/// emptied.
+pub async fn wait_until_empty(room: &Room, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let emptied = async {
+        loop {
+            let listener = room.closed.listen();
+            if room.connected.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            listener.await;
+        }
+    };
+    let timeout = async {
+        smol::Timer::at(deadline).await;
+        false
+    };
+    future::or(emptied, timeout).await
+}
