@@ -1,0 +1,270 @@
+//! gochat among the tools people already have: the Go chat server and client it descends
+//! from (built from tests/seed/ with `go`), nc, socat and telnet.
+//!
+//! A tool that is not installed skips its test loudly, unless `GOCHAT_REQUIRE_TOOLS=1`
+//! (set by `.ci/run`, which installs them all), where a missing tool fails the test.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{Client, Member, PATIENCE, Server};
+
+/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to be.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
+        }
+        eprintln!("SKIP: {name} is not installed; this interop test did not run");
+    }
+    found
+}
+
+/// The seed's server and client, built once per test run.
+fn seed() -> Option<&'static (PathBuf, PathBuf)> {
+    static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let go = tool("go")?;
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed");
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed");
+            let build = |name: &str| {
+                let binary = out.join(format!("seed-{name}"));
+                let status = Command::new(&go)
+                    .arg("build")
+                    .arg("-o")
+                    .arg(&binary)
+                    .arg(source.join(format!("{name}.go")))
+                    .env("GOCACHE", out.join("gocache"))
+                    .env("GOPATH", out.join("gopath"))
+                    .env("GO111MODULE", "off")
+                    .status()
+                    .expect("run go build");
+                assert!(status.success(), "go build {name}.go failed");
+                binary
+            };
+            Some((build("server"), build("client")))
+        })
+        .as_ref()
+}
+
+/// Joins and waits until the member is surely in the room. The seed registers a newcomer
+/// only after greeting it, so a member that just read its greeting can still miss the next
+/// arrival there; the echo of its own line is how to know it is in.
+fn join_settled(addr: SocketAddr) -> Member {
+    let mut member = Member::join(addr);
+    member.say("ready");
+    member.expect(&format!("{}: ready", member.name));
+    member
+}
+
+/// A running seed server on loopback, killed on drop.
+struct SeedServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl SeedServer {
+    fn start(binary: &Path) -> SeedServer {
+        let mut child = Command::new(binary)
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the seed server");
+        let mut first = String::new();
+        let stderr = child.stderr.take().expect("piped");
+        BufReader::new(stderr)
+            .read_line(&mut first)
+            .expect("seed start line");
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("seed start line")
+            .parse()
+            .expect("an address");
+        SeedServer { child, addr }
+    }
+}
+
+impl Drop for SeedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_seeds_go_client_works_against_gochat() {
+    let Some((_, go_client)) = seed() else { return };
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let child = Command::new(go_client)
+        .arg(room.addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the seed client");
+    let mut client = Client::adopt(child);
+    let name = watcher.line().replace(" has arrived", "");
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"hello from go\n")
+        .unwrap();
+    watcher.expect(&format!("{name}: hello from go"));
+    watcher.say("hello from nc");
+    watcher.expect(&format!("{}: hello from nc", watcher.name));
+    // The Go client never closes on its own before its stdin ends; end it.
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (_, out, _) = client.finish(PATIENCE);
+    assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
+    assert!(out.contains(&format!("{name}: hello from go\n")), "{out}");
+}
+
+#[test]
+fn gochat_connect_works_against_the_seeds_go_server() {
+    let Some((go_server, _)) = seed() else { return };
+    let seed = SeedServer::start(go_server);
+    let mut watcher = join_settled(seed.addr);
+    let mut client = Client::start(seed.addr, &[]);
+    let name = watcher.line().replace(" has arrived", "");
+    let file: String = (0..1000).map(|n| format!("piped line {n}\n")).collect();
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(file.as_bytes())
+        .unwrap();
+    for n in 0..1000 {
+        watcher.expect(&format!("{name}: piped line {n}"));
+    }
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (status, out, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{err}");
+    assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
+}
+
+#[test]
+fn gochat_matches_the_seed_byte_for_byte() {
+    let Some((go_server, _)) = seed() else { return };
+    let seed = SeedServer::start(go_server);
+    let ours = Server::start(&[]);
+    let mut transcripts = Vec::new();
+    for addr in [seed.addr, ours.addr] {
+        let mut a = join_settled(addr);
+        let mut b = Member::join(addr);
+        a.expect(&format!("{} has arrived", b.name));
+        b.say("tab\tand spaces  ");
+        let mut seen = vec![
+            a.line().replace(&b.name, "B"),
+            b.line().replace(&b.name, "B"),
+        ];
+        let b_name = b.name.clone();
+        drop(b);
+        seen.push(a.line().replace(&b_name, "B"));
+        transcripts.push(seen);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+}
+
+#[test]
+fn nc_can_chat() {
+    let Some(nc) = tool("nc") else { return };
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    // -N: shut the socket down at end of input (OpenBSD nc, Debian's default).
+    let child = Command::new(nc)
+        .arg("-N")
+        .arg(room.addr.ip().to_string())
+        .arg(room.addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nc");
+    let mut client = Client::adopt(child);
+    let name = watcher.line().replace(" has arrived", "");
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"hi from nc\n")
+        .unwrap();
+    watcher.expect(&format!("{name}: hi from nc"));
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (_, out, _) = client.finish(PATIENCE);
+    assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
+}
+
+#[test]
+fn socat_can_chat() {
+    let Some(socat) = tool("socat") else { return };
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let child = Command::new(socat)
+        .arg("-")
+        .arg(format!("TCP:{}", room.addr))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start socat");
+    let mut client = Client::adopt(child);
+    let name = watcher.line().replace(" has arrived", "");
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"hi from socat\n")
+        .unwrap();
+    watcher.expect(&format!("{name}: hi from socat"));
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (status, out, _) = client.finish(PATIENCE);
+    assert!(status.success());
+    assert!(out.contains(&format!("{name}: hi from socat\n")), "{out}");
+}
+
+#[test]
+fn telnet_can_chat_and_its_crlf_is_dropped() {
+    let Some(telnet) = tool("telnet") else { return };
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let child = Command::new(telnet)
+        .arg(room.addr.ip().to_string())
+        .arg(room.addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start telnet");
+    let mut client = Client::adopt(child);
+    let name = watcher.line().replace(" has arrived", "");
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"hi from telnet\n")
+        .unwrap();
+    watcher.expect(&format!("{name}: hi from telnet"));
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let _ = client.finish(PATIENCE);
+}
