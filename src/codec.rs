@@ -123,12 +123,14 @@ impl LineDecoder {
 
     /// Ends the input: a last line without a newline is still a line.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let unfinished = !self.line.is_empty() || !self.carry.is_empty();
         match self.carry.as_slice() {
+            // A `\r` at the very end ends the line, as it would before `\n`.
             [] | [b'\r'] => {}
             _ => self.push_unit(REPLACEMENT, out),
         }
         self.carry.clear();
-        if !self.line.is_empty() {
+        if unfinished {
             self.end_line(out);
         }
         self.line = Vec::new();
@@ -342,6 +344,7 @@ mod tests {
     fn last_line_without_newline_is_a_line() {
         assert_eq!(decode_all(4096, &[b"one\ntwo"]), b"one\ntwo\n");
         assert_eq!(decode_all(4096, &[b"two\r"]), b"two\n");
+        assert_eq!(decode_all(4096, &[b"\r"]), b"\n");
         assert_eq!(decode_all(4096, &[b""]), b"");
     }
 

@@ -1,0 +1,526 @@
+//! A room that no slow, flooding, broken or hostile member can hurt.
+//!
+//! Each test is one promise from README's "Guarantees", checked against the real binary.
+//! Mind the kernel: on loopback a socket's send buffer can grow to megabytes, so tests of a
+//! stuck member push far more than that through the room.
+
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Client, Member, PATIENCE, Server, wait_child};
+
+/// A member that connects with a tiny receive buffer and never reads a byte.
+fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let name = socket
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .to_string();
+    (socket, name)
+}
+
+/// Reads lines until `done` says stop, returning them all.
+fn read_until(member: &mut Member, mut done: impl FnMut(&str) -> bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = member.line();
+        let stop = done(&line);
+        lines.push(line);
+        if stop {
+            return lines;
+        }
+    }
+}
+
+/// Joins `n` members and waits until each has seen every later one arrive.
+fn settled_members(room: &Server, n: usize) -> Vec<Member> {
+    let mut members: Vec<Member> = (0..n).map(|_| room.join()).collect();
+    let last = members[n - 1].name.clone();
+    for member in &mut members[..n - 1] {
+        read_until(member, |l| l == format!("{last} has arrived"));
+    }
+    members
+}
+
+/// The server's CPU time so far (user + system), from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); we start at field 3.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// The server's peak resident memory, from /proc.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_member_that_never_reads_is_removed_and_everyone_else_loses_nothing() {
+    const TALKERS: usize = 10;
+    const LINES: usize = 10_000;
+    let room = Server::start(&[]);
+    let (stuck, stuck_name) = stuck_member(room.addr);
+    let talkers = settled_members(&room, TALKERS);
+    let names: Vec<String> = talkers.iter().map(|t| t.name.clone()).collect();
+    let started = Instant::now();
+    let mut readers = Vec::new();
+    for (i, mut member) in talkers.into_iter().enumerate() {
+        let mut out = member.stream().try_clone().unwrap();
+        thread::spawn(move || {
+            let padding = "x".repeat(200);
+            let text: String = (0..LINES)
+                .map(|n| format!("t{i} {n} {padding}\n"))
+                .collect();
+            out.write_all(text.as_bytes()).unwrap();
+        });
+        let names = names.clone();
+        let stuck_name = stuck_name.clone();
+        readers.push(thread::spawn(move || {
+            let mut order = Vec::with_capacity(TALKERS * LINES);
+            let mut next = [0usize; TALKERS];
+            let mut saw_removal = false;
+            while order.len() < TALKERS * LINES {
+                let line = member.line();
+                if line == format!("{stuck_name} has left (too slow)") {
+                    saw_removal = true;
+                    continue;
+                }
+                let (who, text) = line.split_once(": ").expect("a message");
+                let t = names.iter().position(|n| n == who).expect("a talker");
+                let n: usize = text.split(' ').nth(1).unwrap().parse().unwrap();
+                assert_eq!(n, next[t], "a gap or reordering in talker {t}'s lines");
+                next[t] += 1;
+                order.push((t as u8, n as u32));
+            }
+            (order, saw_removal, member)
+        }));
+    }
+    let mut results: Vec<_> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+    // The removal notice may come after the last line for some: read on until it does.
+    for (_, saw, member) in &mut results {
+        if !*saw {
+            read_until(member, |l| l == format!("{stuck_name} has left (too slow)"));
+        }
+    }
+    let elapsed = started.elapsed();
+    let first = &results[0].0;
+    assert!(
+        results.iter().all(|(order, _, _)| order == first),
+        "members disagree on the room's order"
+    );
+    room.expect_log(&format!("{stuck_name} removed: too slow"));
+    eprintln!("100,000 lines to 10 members past a stuck one in {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "the room was held back: {elapsed:?}"
+    );
+    drop(stuck);
+}
+
+#[test]
+fn a_slow_reader_within_the_lag_limit_is_kept_and_loses_nothing() {
+    const LINES: usize = 20_000;
+    let room = Server::start(&[]);
+    let mut members = settled_members(&room, 2);
+    let mut sender = members.pop().unwrap();
+    let mut slow = members.pop().unwrap();
+    let sender_name = sender.name.clone();
+    let slow_reader = thread::spawn(move || {
+        let mut got = 0;
+        while got < LINES {
+            let line = slow.line();
+            assert!(
+                !line.contains("too slow"),
+                "the slow reader was removed: {line}"
+            );
+            assert_eq!(line, format!("{sender_name}: {got} {}", "y".repeat(90)));
+            got += 1;
+            if got % 50 == 0 {
+                // About 5,000 lines (500 KB) a second: slower than the room can go.
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        slow
+    });
+    let mut out = sender.stream().try_clone().unwrap();
+    let text: String = (0..LINES)
+        .map(|n| format!("{n} {}\n", "y".repeat(90)))
+        .collect();
+    let writer = thread::spawn(move || out.write_all(text.as_bytes()).unwrap());
+    for _ in 0..LINES {
+        sender.line();
+    }
+    writer.join().unwrap();
+    let mut slow = slow_reader.join().unwrap();
+    sender.say("done");
+    slow.expect(&format!("{}: done", sender.name));
+}
+
+#[test]
+fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
+    const PIPED: usize = 1_000_000;
+    let room = Server::start(&[]);
+    let mut members = settled_members(&room, 3);
+    let mut observer = members.pop().unwrap();
+    let mut typist = members.pop().unwrap();
+    let piper = members.pop().unwrap();
+    let (piper_name, typist_name) = (piper.name.clone(), typist.name.clone());
+
+    let mut pipe_out = piper.stream().try_clone().unwrap();
+    let pipe = thread::spawn(move || {
+        let text: String = (0..PIPED).map(|n| format!("piped {n}\n")).collect();
+        pipe_out.write_all(text.as_bytes()).unwrap();
+    });
+    // Everyone reads everything, as members who keep up do.
+    let drain = |mut m: Member, until: String| {
+        thread::spawn(move || {
+            read_until(&mut m, |l| l == until);
+            m
+        })
+    };
+    let piper_done = drain(piper, format!("{piper_name}: piped {}", PIPED - 1));
+    let mut typist_out = typist.stream().try_clone().unwrap();
+    let typist_done = thread::spawn(move || {
+        read_until(&mut typist, |l| {
+            l.ends_with(&format!("piped {}", PIPED - 1))
+        });
+        typist
+    });
+
+    let mut next = 0;
+    let mut typed_at = None;
+    let mut arrived_after = None;
+    while next < PIPED {
+        let line = observer.line();
+        if line == format!("{typist_name}: are you there?") {
+            arrived_after = typed_at.map(|t: Instant| t.elapsed());
+            continue;
+        }
+        assert_eq!(line, format!("{piper_name}: piped {next}"));
+        next += 1;
+        if next == 100_000 {
+            typed_at = Some(Instant::now());
+            typist_out.write_all(b"are you there?\n").unwrap();
+        }
+    }
+    pipe.join().unwrap();
+    let waited = match arrived_after {
+        Some(waited) => waited,
+        None => {
+            read_until(&mut observer, |l| {
+                l == format!("{typist_name}: are you there?")
+            });
+            typed_at.unwrap().elapsed()
+        }
+    };
+    eprintln!("the typed line crossed the flood in {waited:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "a typed line waited {waited:?} behind a pipe (lag limit 2s + 1s margin)"
+    );
+    piper_done.join().unwrap();
+    typist_done.join().unwrap();
+}
+
+#[test]
+fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
+    let room = Server::start(&[]);
+    let mut members = settled_members(&room, 2);
+    let mut sender = members.pop().unwrap();
+    let mut observer = members.pop().unwrap();
+    // Three-byte characters, so pieces must be cut short of 4096 to stay on a boundary.
+    const CHARS: usize = 10 * 1024 * 1024 / 3;
+    let mut out = sender.stream().try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let text = "€".repeat(CHARS);
+        out.write_all(text.as_bytes()).unwrap();
+        out.write_all(b"\n").unwrap();
+    });
+    let drain = thread::spawn(move || {
+        let mut n = 0;
+        while n < CHARS {
+            n += sender.line().chars().count();
+        }
+        sender
+    });
+    let mut chars = 0;
+    let mut pieces = 0;
+    while chars < CHARS {
+        let line = observer.line();
+        let (_, piece) = line.split_once(": ").unwrap();
+        assert!(piece.len() <= 4096, "a piece of {} bytes", piece.len());
+        assert!(piece.chars().all(|c| c == '€'));
+        chars += piece.chars().count();
+        pieces += 1;
+    }
+    assert_eq!(chars, CHARS);
+    assert_eq!(pieces, CHARS.div_ceil(1365));
+    writer.join().unwrap();
+    drain.join().unwrap();
+    let peak = peak_rss_kib(room.pid());
+    eprintln!("server peak RSS after a 10 MB line: {peak} KiB");
+    assert!(
+        peak < 24 * 1024,
+        "server peak RSS {peak} KiB: memory grew with the line"
+    );
+}
+
+#[test]
+fn escapes_and_bad_bytes_arrive_as_harmless_visible_text() {
+    let room = Server::start(&[]);
+    let mut members = settled_members(&room, 2);
+    let mut mallory = members.pop().unwrap();
+    let mut victim = members.pop().unwrap();
+    mallory.send(b"\x1b[2J\x1b[H cleared\n");
+    mallory.send(b"\x1b]52;c;aGFja2Vk\x07 clipboard\n");
+    mallory.send(b"nul\x00 bell\x07 del\x7f\n");
+    mallory.send(b"bad \xff\xfe utf8 \xc3\n");
+    mallory.send("c1 \u{9b}31m csi\n".as_bytes());
+    let m = &mallory.name;
+    for want in [
+        format!("{m}: ^[[2J^[[H cleared"),
+        format!("{m}: ^[]52;c;aGFja2Vk^G clipboard"),
+        format!("{m}: nul^@ bell^G del^?"),
+        format!("{m}: bad \u{FFFD}\u{FFFD} utf8 \u{FFFD}"),
+        format!("{m}: c1 M-^[31m csi"),
+    ] {
+        let raw = victim.raw_line(PATIENCE).unwrap();
+        assert!(
+            raw[..raw.len() - 1]
+                .iter()
+                .all(|&b| b >= 0x20 && b != 0x7f || b == b'\t'),
+            "a control byte reached a member: {raw:?}"
+        );
+        assert_eq!(String::from_utf8(raw).unwrap(), format!("{want}\n"));
+    }
+}
+
+#[test]
+fn a_full_room_turns_newcomers_away_politely() {
+    let room = Server::start(&["--max-clients", "3"]);
+    let _members = settled_members(&room, 3);
+    let mut extra = Member::connect(room.addr);
+    extra.expect("gochat: room is full");
+    extra.expect_closed();
+}
+
+#[test]
+fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
+    let room = Server::start(&[]);
+    // Lower the server's open file limit under it, as an admin's prlimit would.
+    let limit = libc::rlimit {
+        rlim_cur: 48,
+        rlim_max: 48,
+    };
+    // SAFETY: prlimit on our own child, with a valid struct.
+    let rc = unsafe {
+        libc::prlimit(
+            room.pid() as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit failed");
+    let mut members: Vec<Member> = Vec::new();
+    let mut turned_away = None;
+    for _ in 0..60 {
+        let mut m = Member::connect(room.addr);
+        let first = m.line();
+        if first == "gochat: room is full" {
+            turned_away = Some(m);
+            break;
+        }
+        assert!(first.starts_with("You are "), "{first}");
+        m.name = first.trim_start_matches("You are ").to_string();
+        members.push(m);
+    }
+    assert!(turned_away.is_some(), "the limit was never reached");
+    room.expect_log("cannot accept: too many open files");
+    // Hold the room at the limit, with more newcomers knocking, and watch the CPU.
+    let before = cpu_time(room.pid());
+    let knocking: Vec<TcpStream> = (0..10)
+        .filter_map(|_| TcpStream::connect(room.addr).ok())
+        .collect();
+    let window = Instant::now();
+    while window.elapsed() < Duration::from_secs(3) {
+        thread::sleep(Duration::from_millis(100)); // a measuring window, not a wait for an event
+    }
+    let used = cpu_time(room.pid()) - before;
+    eprintln!("server CPU in 3 s at the descriptor limit: {used:?}");
+    assert!(
+        used < Duration::from_millis(500),
+        "accept loop spun: {used:?} of CPU in 3 s"
+    );
+    assert!(
+        room.log.try_iter().all(|l| !l.contains("cannot accept")),
+        "the log was flooded"
+    );
+    // The room still works for those inside.
+    let speaker = members[0].name.clone();
+    members[0].say("still here");
+    let last = members.len() - 1;
+    read_until(&mut members[last], |l| {
+        l == format!("{speaker}: still here")
+    });
+    // A member leaves; a newcomer gets in.
+    drop(knocking);
+    drop(members.pop());
+    let newcomer = (0..50)
+        .map(|_| {
+            let mut m = Member::connect(room.addr);
+            let first = m.line();
+            (m, first)
+        })
+        .find(|(_, first)| first.starts_with("You are "));
+    assert!(newcomer.is_some(), "no newcomer got in after a slot freed");
+    room.expect_log("accepting again");
+}
+
+#[test]
+fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
+    let mut room = Server::start(&[]);
+    let (stuck, _) = stuck_member(room.addr);
+    let mut members = settled_members(&room, 5);
+    // Enough to fill the stuck member's socket so its writer is blocked when we stop, not
+    // enough to fill its outbox (so the room is not waiting on it).
+    let chatter = "z".repeat(1000);
+    for n in 0..300 {
+        members[0].say(&format!("{n} {chatter}"));
+    }
+    let speaker = members[0].name.clone();
+    for member in &mut members {
+        read_until(member, |l| l == format!("{speaker}: 299 {chatter}"));
+    }
+    let signalled = Instant::now();
+    room.signal(libc::SIGTERM);
+    for member in &mut members {
+        read_until(member, |l| l == "gochat: server shutting down");
+        member.expect_closed();
+    }
+    let status = room.wait_exit(Duration::from_secs(3));
+    assert!(status.success(), "{status:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(3));
+    drop(stuck);
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let mut room = Server::start(&[]);
+    let (stuck, _) = stuck_member(room.addr);
+    let mut talker = room.join();
+    let chatter = "z".repeat(1000);
+    for n in 0..300 {
+        talker.say(&format!("{n} {chatter}"));
+    }
+    read_until(&mut talker, |l| l.ends_with(&format!("299 {chatter}")));
+    room.signal(libc::SIGTERM);
+    room.expect_log("shutting down");
+    room.signal(libc::SIGTERM);
+    let status = room.wait_exit(Duration::from_secs(1));
+    assert!(!status.success());
+    drop(stuck);
+}
+
+#[test]
+fn silent_members_are_removed_after_the_idle_timeout() {
+    let room = Server::start(&["--idle-timeout", "1s"]);
+    let mut members = settled_members(&room, 2);
+    let mut talker = members.pop().unwrap();
+    let mut silent = members.pop().unwrap();
+    let silent_name = silent.name.clone();
+    // The talker keeps talking; the silent one only listens.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        talker.say("tick");
+        let line = talker.line();
+        if line == format!("{silent_name} has left (idle)") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the silent member was never removed"
+        );
+        thread::sleep(Duration::from_millis(200)); // pacing the talk, not synchronizing
+    }
+    let rest = read_until(&mut silent, |l| l.starts_with("gochat: disconnected"));
+    assert_eq!(
+        rest.last().unwrap(),
+        "gochat: disconnected: idle for more than 1s"
+    );
+    silent.expect_closed();
+    room.expect_log("removed: idle");
+}
+
+#[test]
+fn connect_shows_control_characters_visibly_on_a_terminal_only() {
+    // A "server" that sends an escape sequence and closes.
+    let serve_escape = || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let h = thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.write_all(b"evil \x1b[2J\x1b]52;c;eA==\x07 line\n")
+                .unwrap();
+        });
+        (addr, h)
+    };
+    // stdout is a pipe: bytes pass unchanged.
+    let (addr, h) = serve_escape();
+    let client = Client::start(addr, &[]);
+    h.join().unwrap();
+    let (status, out, _) = client.finish(PATIENCE);
+    assert!(status.success());
+    assert_eq!(out, "evil \x1b[2J\x1b]52;c;eA==\x07 line\n");
+
+    // stdout is a terminal (script(1) gives it a pty): made visible.
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("script(1) is required (GOCHAT_REQUIRE_TOOLS=1)");
+        }
+        eprintln!("SKIP: script(1) is not installed; the terminal case did not run");
+        return;
+    };
+    let (addr, h) = serve_escape();
+    let command = format!(
+        "{} connect {addr} < /dev/null",
+        env!("CARGO_BIN_EXE_gochat")
+    );
+    let mut child = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    h.join().unwrap();
+    assert!(wait_child(&mut child, PATIENCE).success());
+    let shown = reader.join().unwrap();
+    assert!(shown.contains("evil ^[[2J^[]52;c;eA==^G line"), "{shown:?}");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+}
