@@ -25,6 +25,9 @@ pub const DEFAULT_LAG_LIMIT: Duration = Duration::from_secs(2);
 /// The default `--max-clients`.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 
+/// The most `--history` lines a room keeps: each costs up to `--max-line` bytes.
+pub const MAX_HISTORY: usize = 10_000;
+
 /// gochat: a chat room server and its client in one binary.
 #[derive(FromArgs, Debug)]
 pub struct Cli {
@@ -82,6 +85,11 @@ pub struct ServeArgs {
     #[argh(option, from_str_fn(parse_duration))]
     pub idle_timeout: Option<Duration>,
 
+    /// send each newcomer the room's last N lines after its greeting (default 0, at most
+    /// 10000)
+    #[argh(option, default = "0")]
+    pub history: usize,
+
     /// worker threads (default: one per available core)
     #[argh(option)]
     pub threads: Option<usize>,
@@ -107,6 +115,11 @@ pub struct ConnectArgs {
     /// longest line in bytes sent or shown; longer lines are cut into pieces (default 4096)
     #[argh(option, default = "DEFAULT_MAX_LINE", from_str_fn(parse_bytes))]
     pub max_line: usize,
+
+    /// take this name in the room on joining (1-32 letters, digits, '_', '-', '.'); a
+    /// taken name is an error
+    #[argh(option)]
+    pub name: Option<String>,
 
     /// print what the room sends byte for byte, even to a terminal (default: control
     /// characters are made visible when stdout is a terminal)
