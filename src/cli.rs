@@ -1,15 +1,21 @@
 //! The command line: argh types and nothing else.
 //!
-//! `gochat serve [ADDR]` opens a room, `gochat connect [ADDR]` joins one. Every option has a
-//! default that works on a LAN, so both commands run bare. Parsing errors exit with status 2
-//! (argh's convention); everything else a command does lives in [`crate::server`] and
-//! [`crate::client`].
+//! `gochat serve [ADDR]` opens a room, `gochat connect [ADDR]` joins one, `gochat completions
+//! SHELL` prints a completion script. Every option has a default that works on a LAN, so both
+//! commands run bare. Parsing errors exit with status 2 (argh's convention); everything else a
+//! command does lives in [`crate::server`], [`crate::client`] and [`crate::completions`].
+//!
+//! The help text is the reference: each option's description says its default and gives one
+//! example, and `tests/cli.rs` checks that against the constants below, the man page
+//! (`man/gochat.1`) and the shipped completion scripts. The types also derive
+//! [`argh::ArgsInfo`], which is what [`crate::completions`] generates the scripts from.
 
 use std::time::Duration;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::codec::DEFAULT_MAX_LINE;
+use crate::completions::{Shell, parse_shell};
 use crate::units::{parse_bytes, parse_duration};
 
 /// The default `--sendq`: how far (in bytes) one member may fall behind before the room
@@ -29,100 +35,172 @@ pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 pub const MAX_HISTORY: usize = 10_000;
 
 /// gochat: a chat room server and its client in one binary.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
+#[argh(
+    example = "gochat serve :8000                   # run a room on port 8000",
+    example = "gochat connect localhost:8000        # join it",
+    example = "gochat connect localhost:8000 < notes.txt",
+    example = "nc -N localhost 8000                 # nc and telnet can join too",
+    note = "Run gochat <command> --help for a command's options. Sizes are bytes or 64KiB, 1MiB;",
+    note = "durations 500ms, 2s, 30m. The manual: man gochat.",
+    error_code(0, "success (connect: the server closed the connection)"),
+    error_code(1, "run-time failure: cannot listen or connect, network error"),
+    error_code(2, "bad usage: unknown option, bad value, unparsable address")
+)]
 pub struct Cli {
     /// print the version and exit
     #[argh(switch, short = 'V')]
     pub version: bool,
 
-    /// what to do: serve or connect
+    /// what to do: serve, connect or completions
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
 
 /// What to do.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 pub enum Command {
     /// Run a room.
     Serve(ServeArgs),
     /// Join a room.
     Connect(ConnectArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
 }
 
 /// Open a chat room that anyone can join with `gochat connect`, nc or telnet.
-#[derive(FromArgs, Debug, Clone)]
+#[derive(FromArgs, ArgsInfo, Debug, Clone)]
 #[argh(
     subcommand,
     name = "serve",
-    example = "gochat serve :8000",
-    example = "gochat serve 127.0.0.1:0 --max-clients 100"
+    example = "gochat serve                         # every interface, port 8000",
+    example = "gochat serve 127.0.0.1:0 --max-clients 100 --history 50",
+    note = "SIGINT or SIGTERM: members get \"gochat: server shutting down\", then up to 2s to",
+    note = "read what they are owed; exit 0. A second signal exits at once (130 or 143).",
+    error_code(0, "success (stopped by SIGINT or SIGTERM)"),
+    error_code(1, "run-time failure: cannot listen, out of resources"),
+    error_code(2, "bad usage: unknown option, bad value, unparsable address")
 )]
 pub struct ServeArgs {
-    /// where to listen (default :8000, every interface): :PORT, PORT, HOST:PORT, [::1]:PORT;
-    /// port 0 picks a free port
+    /// where to listen: :PORT, PORT, HOST:PORT, [::1]:PORT; port 0 picks a free port
+    /// (default :8000, every interface; e.g. 127.0.0.1:0)
     #[argh(positional, default = "String::from(\":8000\")")]
     pub addr: String,
 
-    /// longest line in bytes; longer lines are cut into pieces (default 4096)
-    #[argh(option, default = "DEFAULT_MAX_LINE", from_str_fn(parse_bytes))]
+    /// longest line in bytes; longer lines are cut into pieces (default 4096; e.g.
+    /// --max-line 64KiB)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "DEFAULT_MAX_LINE",
+        from_str_fn(parse_bytes)
+    )]
     pub max_line: usize,
 
     /// how far one member may fall behind, in bytes, before the room waits for it
-    /// (default 256KiB)
-    #[argh(option, default = "DEFAULT_SENDQ", from_str_fn(parse_bytes))]
+    /// (default 256KiB; e.g. --sendq 1MiB)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "DEFAULT_SENDQ",
+        from_str_fn(parse_bytes)
+    )]
     pub sendq: usize,
 
-    /// remove a member whose oldest undelivered line is older than this (default 2s)
-    #[argh(option, default = "DEFAULT_LAG_LIMIT", from_str_fn(parse_duration))]
+    /// remove a member whose oldest undelivered line is older than this (default 2s; e.g.
+    /// --lag-limit 500ms)
+    #[argh(
+        option,
+        arg_name = "duration",
+        default = "DEFAULT_LAG_LIMIT",
+        from_str_fn(parse_duration)
+    )]
     pub lag_limit: Duration,
 
-    /// most members at once (default 10000, lowered to what the open file limit allows)
-    #[argh(option)]
+    /// most members at once (default 10000, lowered to what the open file limit allows;
+    /// e.g. --max-clients 100)
+    #[argh(option, arg_name = "n")]
     pub max_clients: Option<usize>,
 
-    /// remove members silent this long, e.g. 30m (default: never)
-    #[argh(option, from_str_fn(parse_duration))]
+    /// remove members silent this long (default: never; e.g. --idle-timeout 30m)
+    #[argh(option, arg_name = "duration", from_str_fn(parse_duration))]
     pub idle_timeout: Option<Duration>,
 
     /// send each newcomer the room's last N lines after its greeting (default 0, at most
-    /// 10000)
-    #[argh(option, default = "0")]
+    /// 10000; e.g. --history 50)
+    #[argh(option, arg_name = "n", default = "0")]
     pub history: usize,
 
-    /// worker threads (default: one per available core)
-    #[argh(option)]
+    /// worker threads (default: one per available core; e.g. --threads 2)
+    #[argh(option, arg_name = "n")]
     pub threads: Option<usize>,
 
-    /// log every join and leave to stderr
+    /// log every join and leave to stderr (default: off)
     #[argh(switch, short = 'v')]
     pub verbose: bool,
 }
 
 /// Join a chat room: lines typed (or piped) go to the room, the room's lines are printed.
-#[derive(FromArgs, Debug, Clone)]
+#[derive(FromArgs, ArgsInfo, Debug, Clone)]
 #[argh(
     subcommand,
     name = "connect",
-    example = "gochat connect localhost:8000",
-    example = "gochat connect host:8000 < notes.txt"
+    example = "gochat connect                       # localhost:8000",
+    example = "gochat connect lab-box:8000 --name ada",
+    example = "gochat connect lab-box:8000 < notes.txt",
+    note = "The room echoes your own lines back, so a line you type shows twice: as you type",
+    note = "it, and as \"ADDR: line\" (or \"NAME: line\") from the room. Ctrl-D leaves after",
+    note = "printing what the room still owes you; Ctrl-C leaves at once.",
+    error_code(0, "success: the server closed the connection"),
+    error_code(
+        1,
+        "run-time failure: cannot connect, connection lost, name taken or invalid"
+    ),
+    error_code(2, "bad usage: unknown option, bad value, unparsable address")
 )]
 pub struct ConnectArgs {
-    /// the room to join (default localhost:8000): HOST:PORT, [::1]:PORT, :PORT
+    /// the room to join: HOST:PORT, [::1]:PORT, :PORT (default localhost:8000; e.g.
+    /// lab-box:8000)
     #[argh(positional, default = "String::from(\"localhost:8000\")")]
     pub addr: String,
 
-    /// longest line in bytes sent or shown; longer lines are cut into pieces (default 4096)
-    #[argh(option, default = "DEFAULT_MAX_LINE", from_str_fn(parse_bytes))]
+    /// longest line in bytes sent or shown; longer lines are cut into pieces (default
+    /// 4096; e.g. --max-line 64KiB)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "DEFAULT_MAX_LINE",
+        from_str_fn(parse_bytes)
+    )]
     pub max_line: usize,
 
-    /// take this name in the room on joining (1-32 letters, digits, '_', '-', '.'); a
-    /// taken name is an error
-    #[argh(option)]
+    /// take this name in the room on joining: 1 to 32 letters, digits, '_', '-' or '.';
+    /// a taken or invalid name is an error (default: none, the room shows your address;
+    /// e.g. --name ada)
+    #[argh(option, arg_name = "name")]
     pub name: Option<String>,
 
-    /// print what the room sends byte for byte, even to a terminal (default: control
+    /// print what the room sends byte for byte, even to a terminal (default: off, control
     /// characters are made visible when stdout is a terminal)
     #[argh(switch)]
     pub raw: bool,
+}
+
+/// Print a shell completion script for bash, zsh or fish.
+#[derive(FromArgs, ArgsInfo, Debug, Clone)]
+#[argh(
+    subcommand,
+    name = "completions",
+    example = "gochat completions bash > ~/.local/share/bash-completion/completions/gochat",
+    example = "gochat completions zsh > ~/.zfunc/_gochat      # a directory in $fpath",
+    example = "gochat completions fish > ~/.config/fish/completions/gochat.fish",
+    error_code(0, "success: the script is on stdout"),
+    error_code(1, "run-time failure: stdout could not be written"),
+    error_code(2, "bad usage: missing or unknown shell")
+)]
+pub struct CompletionsArgs {
+    /// the shell to complete for: bash, zsh or fish
+    #[argh(positional, arg_name = "shell", from_str_fn(parse_shell))]
+    pub shell: Shell,
 }

@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (argh types only).
+//! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`].
 //! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
 //! - [`addr`]: addresses as users type them and as the room shows them.
 //! - [`server`]: `gochat serve`: listening, accepting, signals, the executor threads.
@@ -28,6 +29,7 @@ pub mod addr;
 pub mod cli;
 pub mod client;
 pub mod codec;
+pub mod completions;
 pub mod error;
 pub mod member;
 pub mod outbox;

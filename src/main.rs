@@ -1,5 +1,9 @@
 //! The `gochat` binary: parses the command line and hands over to the library.
+//!
+//! Exit statuses: 0 success, 1 a run-time failure, 2 bad usage (argh's convention, kept for
+//! our own usage errors too). Every error is one line on stderr starting `gochat: `.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use gochat::cli::{Cli, Command};
@@ -9,19 +13,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match <Cli as argh::FromArgs>::from_args(&["gochat"], &args) {
         Ok(cli) => cli,
-        Err(exit) => {
-            return match exit.status {
-                Ok(()) => {
-                    print!("{}", exit.output);
-                    ExitCode::SUCCESS
-                }
-                Err(()) => {
-                    eprintln!("gochat: {}", exit.output.trim_end());
-                    eprintln!("Run gochat --help for more information.");
-                    ExitCode::from(2)
-                }
-            };
-        }
+        Err(exit) => return early_exit(exit),
     };
     if cli.version {
         println!("gochat {}", env!("CARGO_PKG_VERSION"));
@@ -30,8 +22,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => gochat::server::serve(&args),
         Some(Command::Connect(args)) => gochat::client::connect(&args),
+        Some(Command::Completions(args)) => print_completions(args.shell),
         None => Err(gochat::Error::Usage(
-            "missing command: serve or connect (run gochat --help)".into(),
+            "missing command: serve, connect or completions (run gochat --help)".into(),
         )),
     };
     match result {
@@ -40,5 +33,34 @@ fn main() -> ExitCode {
             eprintln!("gochat: {error}");
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// What argh asked for instead of a parsed command line: help (status 0) or a usage error
+/// (status 2, one `gochat: ` line and a hint).
+fn early_exit(exit: argh::EarlyExit) -> ExitCode {
+    match exit.status {
+        Ok(()) => {
+            print!("{}", exit.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            eprintln!("gochat: {}", exit.output.trim_end());
+            eprintln!("Run gochat --help for more information.");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `gochat completions SHELL`: the script on stdout. A closed pipe (`| head`) is not an
+/// error worth a message, but any other write failure is.
+fn print_completions(shell: gochat::completions::Shell) -> Result<(), gochat::Error> {
+    let script = gochat::completions::script(shell);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(script.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(gochat::Error::io("writing the completion script", e))
+        }
+        _ => Ok(()),
     }
 }
