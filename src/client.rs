@@ -14,12 +14,14 @@
 
 use std::io::{self, IsTerminal};
 use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt, future};
-use smol::Unblock;
+use smol::{Timer, Unblock};
 
 use crate::addr::ConnectAddr;
+use crate::chat;
 use crate::cli::ConnectArgs;
 use crate::codec::{LineDecoder, MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::Error;
@@ -34,6 +36,9 @@ pub fn connect(args: &ConnectArgs) -> Result<(), Error> {
             "--max-line must be between {MIN_MAX_LINE} and {MAX_MAX_LINE} bytes"
         )));
     }
+    if let Some(name) = &args.name {
+        chat::check_name(name).map_err(|reason| Error::Usage(format!("--name: {reason}")))?;
+    }
     let target = ConnectAddr::parse(&args.addr)?;
     let addrs = target.resolve(&args.addr)?;
     let sanitize = !args.raw && io::stdout().is_terminal();
@@ -43,8 +48,14 @@ pub fn connect(args: &ConnectArgs) -> Result<(), Error> {
             source,
         })?;
         let _ = stream.set_nodelay(true);
-        let down = print_room(stream.clone(), sanitize, args.max_line);
+        let (named, name_ok) = async_channel::bounded::<()>(1);
+        let naming = args.name.clone().map(|name| Naming::new(name, named));
+        let down = print_room(stream.clone(), sanitize, args.max_line, naming);
         let up = async {
+            if args.name.is_some() && name_ok.recv().await.is_err() {
+                // No name, no input: the reading side reports why.
+                return future::pending().await;
+            }
             match send_input(stream.clone(), args.max_line).await {
                 // Stdin failed: nothing more to send, and nothing the room can fix.
                 Err(Up::Stdin(e)) => Err(Error::io("cannot read standard input", e)),
@@ -104,18 +115,55 @@ async fn send_input(mut stream: TcpStream, max_line: usize) -> Result<(), Up> {
     }
 }
 
-/// Prints what the room sends until the server closes the connection.
-async fn print_room(mut stream: TcpStream, sanitize: bool, max_line: usize) -> Result<(), Error> {
+/// Prints what the room sends until the server closes the connection. With `naming`, it
+/// first takes the name: `/nick NAME` right after the greeting, then the room's answer.
+async fn print_room(
+    mut stream: TcpStream,
+    sanitize: bool,
+    max_line: usize,
+    mut naming: Option<Naming>,
+) -> Result<(), Error> {
     let mut stdout = Unblock::with_capacity(CHUNK, io::stdout());
     let mut decoder = sanitize.then(|| LineDecoder::new(max_line));
     let mut buf = vec![0u8; CHUNK];
     let mut shown = Vec::new();
+    let naming_deadline = Instant::now() + NAMING_PATIENCE;
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("connection lost", e)),
+        let read = async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => return Some(other),
+                }
+            }
         };
+        let result = match naming {
+            Some(_) => {
+                read.or(async {
+                    Timer::at(naming_deadline).await;
+                    None
+                })
+                .await
+            }
+            None => read.await,
+        };
+        let n = match result {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(Error::io("connection lost", e)),
+            None => {
+                return Err(Naming::refused(
+                    "the server did not answer /nick (is it a gochat server?)",
+                ));
+            }
+        };
+        if let Some(taking) = naming.as_mut() {
+            if n == 0 {
+                return Err(Naming::refused("the server closed the connection"));
+            }
+            if taking.hear(&buf[..n], &mut stream).await? {
+                naming = None;
+            }
+        }
         let out: &[u8] = match decoder.as_mut() {
             Some(decoder) => {
                 shown.clear();
@@ -141,5 +189,73 @@ async fn print_room(mut stream: TcpStream, sanitize: bool, max_line: usize) -> R
         if n == 0 {
             return Ok(());
         }
+    }
+}
+
+/// How long `--name` waits for the room to answer `/nick`.
+const NAMING_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Taking a name on joining (`--name`): watch the first lines for the greeting, ask for
+/// the name, and wait for the room's answer before sending any input.
+struct Naming {
+    name: String,
+    /// Who the greeting says we are, once it has come.
+    me: Option<String>,
+    /// The start of a line not yet complete.
+    partial: Vec<u8>,
+    /// Told (by closing) when the name is ours, so input may flow.
+    named: async_channel::Sender<()>,
+}
+
+impl Naming {
+    fn new(name: String, named: async_channel::Sender<()>) -> Naming {
+        Naming {
+            name,
+            me: None,
+            partial: Vec::new(),
+            named,
+        }
+    }
+
+    fn refused(reason: &str) -> Error {
+        Error::Name(reason.to_string())
+    }
+
+    /// Looks at what the room sent. Returns true once the name is ours, an error if the
+    /// room refused it.
+    async fn hear(&mut self, bytes: &[u8], stream: &mut TcpStream) -> Result<bool, Error> {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = memchr::memchr(b'\n', &self.partial) {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]);
+            let line = line.strip_suffix('\r').unwrap_or(&line);
+            match &self.me {
+                None => {
+                    if let Some(me) = line.strip_prefix("You are ") {
+                        self.me = Some(me.to_string());
+                        let ask = format!("/nick {}\n", self.name);
+                        stream
+                            .write_all(ask.as_bytes())
+                            .await
+                            .map_err(|e| Error::io("connection lost", e))?;
+                    }
+                }
+                Some(me) => {
+                    if line == format!("{me} is now known as {}", self.name) {
+                        let _ = self.named.try_send(());
+                        return Ok(true);
+                    }
+                    if line == format!("{me}: /nick {}", self.name) {
+                        return Err(Naming::refused(
+                            "the server does not know /nick (is it a gochat server?)",
+                        ));
+                    }
+                    if let Some(reason) = line.strip_prefix("gochat: ") {
+                        return Err(Naming::refused(reason));
+                    }
+                }
+            }
+        }
+        Ok(false)
     }
 }

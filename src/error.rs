@@ -38,6 +38,8 @@ pub enum Error {
         /// The error the system gave.
         source: io::Error,
     },
+    /// The room would not give the client the name it asked for with `--name`.
+    Name(String),
     /// The command line is wrong in a way the argument parser cannot see.
     Usage(String),
 }
@@ -48,7 +50,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::InvalidAddress { .. } | Error::Usage(_) => 2,
-            Error::Listen { .. } | Error::Connect { .. } | Error::Io { .. } => 1,
+            Error::Listen { .. } | Error::Connect { .. } | Error::Io { .. } | Error::Name(_) => 1,
         }
     }
 
@@ -71,6 +73,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot connect to {addr}: {}", describe(source))
             }
             Error::Io { context, source } => write!(f, "{context}: {}", describe(source)),
+            Error::Name(reason) => write!(f, "cannot take the name: {reason}"),
             Error::Usage(message) => f.write_str(message),
         }
     }

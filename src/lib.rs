@@ -9,6 +9,7 @@
 //! - [`cli`]: the command line (argh types only).
 //! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`].
 //! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
+//! - [`chat`]: the room's commands (`/nick`, `/who`, ...) and the rules for names.
 //! - [`addr`]: addresses as users type them and as the room shows them.
 //! - [`server`]: `gochat serve`: listening, accepting, signals, the executor threads.
 //! - [`room`]: the broadcaster, the one task that orders the room, and the room's settings.
@@ -26,6 +27,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod addr;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod codec;

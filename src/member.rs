@@ -21,7 +21,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use atomic_waker::AtomicWaker;
 use futures_lite::{FutureExt, future};
 use smol::{Async, Executor, Timer};
 
+use crate::chat;
 use crate::codec::LineDecoder;
 use crate::outbox::Outbox;
 use crate::room::{Msg, Room, Why};
@@ -41,6 +43,10 @@ pub const READ_CHUNK: usize = 64 * 1024;
 
 /// The most a writer hands the kernel in one `writev`.
 pub const WRITE_CHUNK: usize = 1024 * 1024;
+
+/// How many bytes of answers to commands (and other private lines) may wait for a member
+/// before its next command waits for it to read them.
+pub const PRIVATE_LIMIT: usize = 64 * 1024;
 
 /// The most slices in one `writev` (segments, each a broadcaster batch).
 const WRITE_SLICES: usize = 64;
@@ -79,6 +85,14 @@ pub struct Link {
     /// The room offset the writer has delivered up to (`u64::MAX` before the member joined
     /// and after its writer stopped: such a member holds nobody back).
     delivered: AtomicU64,
+    /// Where the room starts waiting for this member: the end of its arrival. The history
+    /// a newcomer receives first is older than that, and holds nobody back.
+    counted_from: AtomicU64,
+    /// Bytes of notices queued and not yet written. The reader stops passing on commands
+    /// while this is large, so a member cannot make the room queue answers it never reads.
+    private_bytes: AtomicUsize,
+    /// Wakes a reader waiting for `private_bytes` to go down.
+    private_waker: AtomicWaker,
     /// Whether the writer has stopped for good.
     stopped: AtomicBool,
     /// Where this member's stream ends: `u64::MAX` while it is in the room, then the room
@@ -94,11 +108,13 @@ pub struct Link {
     reader_waker: AtomicWaker,
 }
 
-/// A line for one member, due when its outbox reaches `at`.
+/// A line for one member, due when its outbox reaches `at`; then `skip` bytes of the room
+/// are passed over (a newcomer's own arrival).
 #[derive(Debug)]
 struct Notice {
     at: u64,
     bytes: Box<[u8]>,
+    skip: u64,
     queued: Instant,
 }
 
@@ -110,6 +126,9 @@ impl Link {
             name,
             joined: Instant::now(),
             delivered: AtomicU64::new(u64::MAX),
+            counted_from: AtomicU64::new(0),
+            private_bytes: AtomicUsize::new(0),
+            private_waker: AtomicWaker::new(),
             stopped: AtomicBool::new(false),
             end: AtomicU64::new(u64::MAX),
             notices: Mutex::new(VecDeque::new()),
@@ -119,43 +138,56 @@ impl Link {
         }
     }
 
-    /// Called by the broadcaster when the member joins at room offset `at`: it is greeted
-    /// there, and is owed everything from there on.
-    pub fn start(&self, at: u64, greeting: Vec<u8>) {
-        self.delivered.store(at, Ordering::Release);
-        self.notify(at, greeting);
+    /// Called by the broadcaster when the member joins: it is owed the room from offset
+    /// `from` (earlier than its arrival when it gets history), is greeted there, and skips
+    /// its own arrival line, the room offsets `arrival`.
+    pub fn start(&self, from: u64, greeting: Vec<u8>, arrival: Range<u64>) {
+        self.counted_from.store(arrival.end, Ordering::Release);
+        self.delivered.store(from, Ordering::Release);
+        let skip = arrival.end - arrival.start;
+        if from == arrival.start {
+            self.queue(from, greeting, skip);
+        } else {
+            self.queue(from, greeting, 0);
+            self.queue(arrival.start, Vec::new(), skip);
+        }
+        self.waker.wake();
     }
 
     /// Queues a line for this member alone, due at room offset `at`.
     pub fn notify(&self, at: u64, line: Vec<u8>) {
+        self.queue(at, line, 0);
+        self.waker.wake();
+    }
+
+    fn queue(&self, at: u64, bytes: Vec<u8>, skip: u64) {
+        self.private_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
         self.lock_notices().push_back(Notice {
             at,
-            bytes: line.into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
+            skip,
             queued: Instant::now(),
         });
-        self.waker.wake();
     }
 
     /// Called by the broadcaster when the member leaves the room at offset `end`: the
     /// writer sends it everything up to there, then `farewell` if any, then closes.
     pub fn finish_at(&self, end: u64, farewell: Option<Vec<u8>>) {
         if let Some(line) = farewell {
-            self.lock_notices().push_back(Notice {
-                at: end,
-                bytes: line.into_boxed_slice(),
-                queued: Instant::now(),
-            });
+            self.queue(end, line, 0);
         }
         self.end.store(end, Ordering::Release);
         self.waker.wake();
     }
 
-    /// How far the writer has got, or `u64::MAX` if it is not running.
+    /// How far the writer has got, as far as holding the room back goes (history does not
+    /// count), or `u64::MAX` if it is not running.
     pub fn delivered(&self) -> u64 {
         if self.writer_stopped() {
             u64::MAX
         } else {
-            self.delivered.load(Ordering::Acquire)
+            let delivered = self.delivered.load(Ordering::Acquire);
+            delivered.max(self.counted_from.load(Ordering::Acquire))
         }
     }
 
@@ -271,7 +303,7 @@ async fn read_lines(conn: &Conn, link: &Link, room: &Room) {
         match read_some(conn, &mut decoder) {
             Got::Lines(batch) => {
                 last_heard = Instant::now();
-                if !batch.is_empty() && !room.send(Msg::Lines { id: link.id, batch }).await {
+                if !hand_over(batch, link, room).await {
                     return;
                 }
                 // Let the other members on this thread have their turn.
@@ -295,6 +327,74 @@ async fn read_lines(conn: &Conn, link: &Link, room: &Room) {
     room.send(Msg::Leave { id: link.id, why }).await;
     link.reader_done.store(true, Ordering::Release);
     link.reader_waker.wake();
+}
+
+/// Passes a member's lines to the room. Plain lines go in one message; each command goes
+/// on its own, and only once the member has read the answers to its earlier ones, so a
+/// member cannot make the room queue answers it never reads. Returns false if the room is
+/// gone.
+async fn hand_over(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let has_command =
+        batch.first() == Some(&b'/') || memchr::memmem::find(&batch, b"\n/").is_some();
+    if !has_command {
+        return room.send(Msg::Lines { id: link.id, batch }).await;
+    }
+    let mut plain = Vec::new();
+    for line in crate::codec::lines(&batch) {
+        if chat::is_command(line) && !line.starts_with(b"//") {
+            if !plain.is_empty() {
+                let lines = std::mem::take(&mut plain);
+                if !room
+                    .send(Msg::Lines {
+                        id: link.id,
+                        batch: lines,
+                    })
+                    .await
+                {
+                    return false;
+                }
+            }
+            wait_for_answers_read(link).await;
+            let mut command = line.to_vec();
+            command.push(b'\n');
+            if !room
+                .send(Msg::Lines {
+                    id: link.id,
+                    batch: command,
+                })
+                .await
+            {
+                return false;
+            }
+        } else {
+            plain.extend_from_slice(line);
+            plain.push(b'\n');
+        }
+    }
+    plain.is_empty()
+        || room
+            .send(Msg::Lines {
+                id: link.id,
+                batch: plain,
+            })
+            .await
+}
+
+/// Waits until the member's queued private lines are below [`PRIVATE_LIMIT`] (or its
+/// writer stopped, in which case nothing more will be read).
+async fn wait_for_answers_read(link: &Link) {
+    future::poll_fn(|cx| {
+        link.private_waker.register(cx.waker());
+        if link.private_bytes.load(Ordering::Acquire) < PRIVATE_LIMIT || link.writer_stopped() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Waits until the socket has something to read. Returns false if the member has been
@@ -372,6 +472,7 @@ impl Writer {
         let stopped = self.deliver().await;
         self.link.stopped.store(true, Ordering::Release);
         self.room.progress.wake();
+        self.link.private_waker.wake();
         let stream = self.conn.stream.get_ref();
         match stopped {
             Ok(()) => {
@@ -421,18 +522,27 @@ impl Writer {
             match notices.front() {
                 Some(notice) if notice.at <= here => {
                     let rest = &notice.bytes[self.notice_sent..];
-                    return match write_result((&mut self.conn.stream.get_ref()).write(rest)) {
-                        Ok(n) => {
-                            self.mid_line = rest[n - 1] != b'\n';
-                            self.notice_sent += n;
-                            if self.notice_sent == notice.bytes.len() {
-                                notices.pop_front();
-                                self.notice_sent = 0;
+                    if !rest.is_empty() {
+                        let stream = &mut self.conn.stream.get_ref();
+                        match write_result(stream.write(rest)) {
+                            Ok(n) => {
+                                self.mid_line = rest[n - 1] != b'\n';
+                                self.notice_sent += n;
                             }
-                            Step::Wrote
+                            Err(step) => return step,
                         }
-                        Err(step) => step,
-                    };
+                    }
+                    if self.notice_sent == notice.bytes.len() {
+                        let skip = notice.skip;
+                        let len = notice.bytes.len();
+                        notices.pop_front();
+                        drop(notices);
+                        self.notice_sent = 0;
+                        self.outbox.advance(skip as usize);
+                        self.link.private_bytes.fetch_sub(len, Ordering::AcqRel);
+                        self.link.private_waker.wake();
+                    }
+                    return Step::Wrote;
                 }
                 Some(notice) => notice.at,
                 None => u64::MAX,

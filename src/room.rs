@@ -16,7 +16,7 @@
 //! long: its writer removes it once its oldest undelivered line is older than `--lag-limit`,
 //! and tells the broadcaster through [`Room::gone`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::Poll;
@@ -27,6 +27,7 @@ use atomic_waker::AtomicWaker;
 use event_listener::Event;
 use futures_lite::{FutureExt, future};
 
+use crate::chat::{self, Command};
 use crate::member::Link;
 use crate::outbox::{Feed, Outbox};
 use crate::units::format_duration;
@@ -54,6 +55,8 @@ pub struct Config {
     pub max_clients: usize,
     /// Members silent this long are removed (`None`: never).
     pub idle_timeout: Option<Duration>,
+    /// How many of the room's last lines a newcomer gets.
+    pub history: usize,
     /// Whether to log every join and leave.
     pub verbose: bool,
 }
@@ -141,6 +144,7 @@ impl Room {
     pub fn new(config: Config) -> (Arc<Room>, Broadcaster) {
         let (tx, rx) = async_channel::bounded(ROOM_QUEUE);
         let (gone, gone_rx) = async_channel::unbounded();
+        let feed = Feed::new();
         let room = Arc::new(Room {
             config,
             tx,
@@ -154,11 +158,14 @@ impl Room {
             room: Arc::clone(&room),
             rx,
             gone_rx,
-            feed: Feed::new(),
             batch: Vec::new(),
             members: HashMap::new(),
+            names: HashMap::new(),
             draining: Vec::new(),
             slowest: 0,
+            recent: VecDeque::new(),
+            history: feed.outbox(),
+            feed,
             closing: false,
         };
         (room, broadcaster)
@@ -186,8 +193,25 @@ impl Room {
 struct Member {
     /// What it shares with its reader and writer.
     link: Arc<Link>,
-    /// `ADDR: `, written before each of its lines.
+    /// How the room calls it: its address, or the name it took with `/nick`.
+    name: String,
+    /// Whether `name` was taken with `/nick` (and so is held in the names index).
+    named: bool,
+    /// `NAME: `, written before each of its lines.
     prefix: Vec<u8>,
+}
+
+impl Member {
+    fn new(link: Arc<Link>) -> Member {
+        let name = link.name.clone();
+        let prefix = format!("{name}: ").into_bytes();
+        Member {
+            link,
+            name,
+            named: false,
+            prefix,
+        }
+    }
 }
 
 /// The one task that orders the room. See the module docs.
@@ -202,12 +226,19 @@ pub struct Broadcaster {
     batch: Vec<u8>,
     /// Who is in the room.
     members: HashMap<u64, Member>,
+    /// Names taken with `/nick`, by [`chat::name_key`], and who holds each.
+    names: HashMap<String, u64>,
     /// Members that left but whose writers are still sending them what they are owed.
     /// They hold the room back like members do, until done or too slow.
     draining: Vec<Arc<Link>>,
     /// The lowest delivered offset found at the last look: no outbox is further behind.
     /// Offsets only grow, so this stays a safe bound between looks.
     slowest: u64,
+    /// Where each of the room's last `--history` lines starts (empty without history).
+    recent: VecDeque<u64>,
+    /// A position at the oldest of those lines: it keeps them in the feed, and newcomers
+    /// start from a copy of it.
+    history: Outbox,
     /// Shutting down: take no one in, ignore lines.
     closing: bool,
 }
@@ -253,40 +284,144 @@ impl Broadcaster {
         }
     }
 
-    /// Formats a member's lines into the batch: `ADDR: text\n` each, written once for all.
+    /// The room offset where the next line will start.
+    fn here(&self) -> u64 {
+        self.feed.head() + self.batch.len() as u64
+    }
+
+    /// Adds one line of the room to the batch, from its parts, and remembers where it
+    /// starts for history.
+    fn say(&mut self, parts: &[&[u8]]) {
+        if self.room.config.history > 0 {
+            self.recent.push_back(self.here());
+        }
+        for part in parts {
+            self.batch.extend_from_slice(part);
+        }
+        self.batch.push(b'\n');
+    }
+
+    /// Formats a member's lines into the batch: `NAME: text\n` each, written once for all.
+    /// Commands among them are carried out in their place.
     fn add_lines(&mut self, id: u64, lines: &[u8]) {
         if self.closing {
             return;
         }
-        let Some(member) = self.members.get(&id) else {
-            return; // it left (or was removed) while these were on their way
-        };
-        self.batch.reserve(lines.len() + member.prefix.len() * 8);
+        let history = self.room.config.history > 0;
         for line in crate::codec::lines(lines) {
+            let Some(member) = self.members.get(&id) else {
+                return; // it left (or was removed) while these were on their way
+            };
+            if chat::is_command(line) {
+                self.command(id, line);
+                continue;
+            }
+            if history {
+                let start = self.here();
+                self.recent.push_back(start);
+            }
             self.batch.extend_from_slice(&member.prefix);
             self.batch.extend_from_slice(line);
             self.batch.push(b'\n');
         }
     }
 
-    /// Lets a member in: the room hears of it, the newcomer is greeted and receives
-    /// everything from here on.
+    /// Carries out a command from member `id` (who is in the room).
+    fn command(&mut self, id: u64, line: &[u8]) {
+        let Some(command) = chat::parse(line) else {
+            return;
+        };
+        match command {
+            Command::Say(text) => {
+                let prefix = self.members[&id].prefix.clone();
+                self.say(&[&prefix, text]);
+            }
+            Command::Me(text) => {
+                let name = self.members[&id].name.clone();
+                self.say(&[b"* ", name.as_bytes(), b" ", text.as_bytes()]);
+            }
+            Command::Nick(wanted) => self.rename(id, wanted),
+            Command::Who => {
+                let mut present: Vec<(&u64, &Member)> = self.members.iter().collect();
+                present.sort_unstable_by_key(|(id, _)| **id);
+                let names = present.iter().map(|(_, m)| m.name.as_str());
+                let answer = chat::who_lines(names, self.room.config.max_line);
+                self.tell(id, answer);
+            }
+            Command::Help => self.tell(id, format!("{}\n", chat::HELP).into_bytes()),
+            Command::Usage(usage) => self.tell(id, format!("{usage}\n").into_bytes()),
+            Command::Unknown(word) => self.tell(
+                id,
+                format!("gochat: unknown command {word:?} (try /help)\n").into_bytes(),
+            ),
+            Command::Quit => self.remove(id, Why::Quit),
+        }
+    }
+
+    /// `/nick`: gives member `id` the name `wanted`, if it is valid and free.
+    fn rename(&mut self, id: u64, wanted: &str) {
+        if let Err(reason) = chat::check_name(wanted) {
+            return self.tell(id, format!("gochat: {reason}\n").into_bytes());
+        }
+        let key = chat::name_key(wanted);
+        if self.names.get(&key).is_some_and(|holder| *holder != id) {
+            return self.tell(
+                id,
+                format!("gochat: name {wanted:?} is taken\n").into_bytes(),
+            );
+        }
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        if member.name == wanted {
+            let answer = format!("gochat: you are already {wanted}\n");
+            return self.tell(id, answer.into_bytes());
+        }
+        let old = std::mem::replace(&mut member.name, wanted.to_string());
+        if member.named {
+            self.names.remove(&chat::name_key(&old));
+        }
+        member.named = true;
+        member.prefix = format!("{wanted}: ").into_bytes();
+        self.names.insert(key, id);
+        if self.room.config.verbose {
+            eprintln!("gochat: {} is now {wanted}", old);
+        }
+        self.say(&[old.as_bytes(), b" is now known as ", wanted.as_bytes()]);
+    }
+
+    /// Sends member `id` a line of its own, in its place in the room's stream.
+    fn tell(&mut self, id: u64, lines: Vec<u8>) {
+        let at = self.here();
+        if let Some(member) = self.members.get(&id) {
+            member.link.notify(at, lines);
+        }
+    }
+
+    /// Lets a member in: the room hears of it; the newcomer is greeted, gets the room's
+    /// last `--history` lines, then everything from its arrival on (but not its own
+    /// arrival, as with the Go server).
     async fn join(&mut self, link: Arc<Link>, reply: Sender<Outbox>) {
         if self.closing {
             return; // dropping `reply` turns the newcomer away
         }
-        // Lines already batched come before the arrival, and the newcomer starts after it.
-        self.batch.extend_from_slice(link.name.as_bytes());
-        self.batch.extend_from_slice(b" has arrived\n");
+        // Lines already batched come before the arrival.
         self.publish().await;
-        let outbox = self.feed.outbox();
+        let outbox = if self.room.config.history > 0 {
+            self.history.clone()
+        } else {
+            self.feed.outbox()
+        };
+        let arrival_start = self.here();
+        self.say(&[link.name.as_bytes(), b" has arrived"]);
+        let arrival = arrival_start..self.here();
+        self.publish().await;
         let greeting = format!("You are {}\n", link.name);
-        link.start(outbox.offset(), greeting.into_bytes());
+        link.start(outbox.offset(), greeting.into_bytes(), arrival);
         if self.room.config.verbose {
             eprintln!("gochat: {} joined", link.name);
         }
-        let prefix = format!("{}: ", link.name).into_bytes();
-        self.members.insert(link.id, Member { link, prefix });
+        self.members.insert(link.id, Member::new(link));
         let _ = reply.try_send(outbox);
     }
 
@@ -296,8 +431,10 @@ impl Broadcaster {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
+        if member.named {
+            self.names.remove(&chat::name_key(&member.name));
+        }
         let link = member.link;
-        let end = self.feed.head() + self.batch.len() as u64;
         let farewell = match why {
             Why::Idle => Some(format!(
                 "gochat: disconnected: idle for more than {}\n",
@@ -305,19 +442,16 @@ impl Broadcaster {
             )),
             _ => None,
         };
-        link.finish_at(end, farewell.map(String::into_bytes));
+        link.finish_at(self.here(), farewell.map(String::into_bytes));
         if !link.writer_stopped() {
             self.draining.push(Arc::clone(&link));
         }
-        let reason = match why {
-            Why::Quit | Why::Broken => "",
-            Why::TooSlow => " (too slow)",
-            Why::Idle => " (idle)",
+        let reason: &[u8] = match why {
+            Why::Quit | Why::Broken => b"",
+            Why::TooSlow => b" (too slow)",
+            Why::Idle => b" (idle)",
         };
-        self.batch.extend_from_slice(link.name.as_bytes());
-        self.batch.extend_from_slice(b" has left");
-        self.batch.extend_from_slice(reason.as_bytes());
-        self.batch.push(b'\n');
+        self.say(&[member.name.as_bytes(), b" has left", reason]);
         match why {
             Why::TooSlow => eprintln!(
                 "gochat: {} removed: too slow (more than {} behind the room)",
@@ -334,8 +468,7 @@ impl Broadcaster {
     fn shut_down(&mut self, done: Sender<()>) {
         if !self.closing {
             self.closing = true;
-            self.batch
-                .extend_from_slice(b"gochat: server shutting down\n");
+            self.say(&[b"gochat: server shutting down"]);
             self.append_batch();
             let end = self.feed.head();
             for (_, member) in self.members.drain() {
@@ -372,11 +505,26 @@ impl Broadcaster {
     fn append_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         self.feed.append(batch, Instant::now());
+        self.forget_old_history();
         for member in self.members.values() {
             member.link.waker.wake();
         }
         for link in &self.draining {
             link.waker.wake();
+        }
+    }
+
+    /// Lets go of lines older than the last `--history`, now that the feed holds them all.
+    fn forget_old_history(&mut self) {
+        let keep = self.room.config.history;
+        if keep == 0 {
+            return;
+        }
+        if self.recent.len() > keep {
+            self.recent.drain(..self.recent.len() - keep);
+        }
+        if let Some(&oldest) = self.recent.front() {
+            self.history.advance_to(oldest);
         }
     }
 

@@ -17,7 +17,7 @@ use smol::{Async, Executor, Timer};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::addr::{self, ListenAddr};
-use crate::cli::{DEFAULT_MAX_CLIENTS, ServeArgs};
+use crate::cli::{DEFAULT_MAX_CLIENTS, MAX_HISTORY, ServeArgs};
 use crate::codec::{MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::{Error, describe};
 use crate::member::{self, Slot};
@@ -96,6 +96,11 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
     if args.lag_limit.is_zero() {
         return Err(Error::Usage("--lag-limit must be more than 0s".into()));
     }
+    if args.history > MAX_HISTORY {
+        return Err(Error::Usage(format!(
+            "--history must be at most {MAX_HISTORY} lines"
+        )));
+    }
     if args.idle_timeout.is_some_and(|d| d.is_zero()) {
         return Err(Error::Usage("--idle-timeout must be more than 0s".into()));
     }
@@ -118,6 +123,7 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
         lag_limit: args.lag_limit,
         max_clients,
         idle_timeout: args.idle_timeout,
+        history: args.history,
         verbose: args.verbose,
     })
 }

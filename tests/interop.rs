@@ -268,3 +268,18 @@ fn telnet_can_chat_and_its_crlf_is_dropped() {
     watcher.expect(&format!("{name} has left"));
     let _ = client.finish(PATIENCE);
 }
+
+#[test]
+fn connect_with_a_name_says_when_the_server_knows_no_names() {
+    let Some((go_server, _)) = seed() else { return };
+    let seed = SeedServer::start(go_server);
+    let mut client = Client::start(seed.addr, &["--name", "ada"]);
+    let stdin = client.stdin.take(); // input open: only the refusal ends it
+    let (status, _, err) = client.finish(PATIENCE);
+    drop(stdin);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "gochat: cannot take the name: the server does not know /nick (is it a gochat server?)\n"
+    );
+}
