@@ -37,7 +37,8 @@ fn main() -> ExitCode {
 }
 
 /// What argh asked for instead of a parsed command line: help (status 0) or a usage error
-/// (status 2, one `gochat: ` line and a hint).
+/// (status 2, one `gochat: ` line and a hint). argh lists missing arguments on lines of their
+/// own; they are joined so the error stays one line.
 fn early_exit(exit: argh::EarlyExit) -> ExitCode {
     match exit.status {
         Ok(()) => {
@@ -45,7 +46,8 @@ fn early_exit(exit: argh::EarlyExit) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(()) => {
-            eprintln!("gochat: {}", exit.output.trim_end());
+            let words: Vec<&str> = exit.output.split_whitespace().collect();
+            eprintln!("gochat: {}", words.join(" "));
             eprintln!("Run gochat --help for more information.");
             ExitCode::from(2)
         }

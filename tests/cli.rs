@@ -1,0 +1,490 @@
+//! The command line as people meet it: `--help` (every option with its default and an
+//! example), `--version`, exit statuses, and the shell completion scripts, which must match
+//! the shipped copies in `completions/` and must actually complete in bash, zsh and fish.
+//!
+//! Each shell is driven non-interactively: bash by calling the completion function with
+//! `COMP_WORDS` set, fish with `complete -C`, zsh through `compinit` on a pseudo-terminal
+//! (`zpty`) with a TAB typed. A shell that is not installed skips its test loudly, unless
+//! `GOCHAT_REQUIRE_TOOLS=1` (set by `.ci/run`), where it fails the test.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{Client, PATIENCE, run};
+use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
+use gochat::cli::{MAX_HISTORY, ServeArgs};
+use gochat::codec::DEFAULT_MAX_LINE;
+use gochat::units::{parse_bytes, parse_duration};
+
+/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to be.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
+        }
+        eprintln!("SKIP: {name} is not installed; its completion test did not run");
+    }
+    found
+}
+
+/// Runs a prepared command to completion (bounded): status, stdout, stderr.
+fn run_command(command: &mut Command) -> (std::process::ExitStatus, String, String) {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a shell");
+    Client::adopt(child).finish(PATIENCE)
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `gochat ARGS --help`, which must succeed quietly.
+fn help(args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("--help");
+    let (status, out, err) = run(&all);
+    assert!(status.success(), "{all:?}: {status:?} {err}");
+    assert!(err.is_empty(), "{all:?} wrote to stderr: {err}");
+    out
+}
+
+/// The entries of one section of a help text ("Options:"), each with its description
+/// joined onto one line.
+fn help_section(help: &str, heading: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    let lines = help
+        .lines()
+        .skip_while(|l| *l != heading)
+        .skip(1)
+        .take_while(|l| !l.is_empty());
+    for line in lines {
+        let indent = line.len() - line.trim_start().len();
+        match entries.last_mut() {
+            Some(last) if indent > 2 => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => entries.push(line.trim().to_string()),
+        }
+    }
+    entries
+}
+
+/// The long options a help text lists, `--help` included.
+fn long_options(help: &str) -> BTreeSet<String> {
+    help_section(help, "Options:")
+        .iter()
+        .flat_map(|entry| entry.split([' ', ',']))
+        .filter(|word| word.starts_with("--"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What an option's help says its default is: the text after "(default" up to `;`.
+fn stated_default(help: &str, option: &str) -> String {
+    let entry = help_section(help, "Options:")
+        .into_iter()
+        .chain(help_section(help, "Positional Arguments:"))
+        .find(|e| e.split([' ', ',']).any(|w| w == option))
+        .unwrap_or_else(|| panic!("{option} is not in the help:\n{help}"));
+    let start = entry
+        .find("(default")
+        .unwrap_or_else(|| panic!("{option} states no default: {entry}"));
+    let rest = &entry[start + "(default".len()..];
+    let end = rest.find([';', ')']).unwrap_or(rest.len());
+    rest[..end].trim_start_matches(':').trim().to_string()
+}
+
+const COMMANDS: [&str; 3] = ["serve", "connect", "completions"];
+
+#[test]
+fn every_help_succeeds_and_documents_the_exit_statuses() {
+    for args in [&[][..], &["serve"], &["connect"], &["completions"]] {
+        let text = help(args);
+        assert!(text.starts_with("Usage: gochat"), "{args:?}:\n{text}");
+        assert!(
+            text.contains("\nExamples:\n"),
+            "{args:?} has no example:\n{text}"
+        );
+        let codes = help_section(&text, "Error codes:");
+        let numbers: Vec<&str> = codes.iter().filter_map(|c| c.split(' ').next()).collect();
+        assert_eq!(numbers, ["0", "1", "2"], "{args:?}:\n{text}");
+    }
+    let top = help(&[]);
+    for command in COMMANDS {
+        assert!(
+            help_section(&top, "Commands:")
+                .iter()
+                .any(|e| e.starts_with(command)),
+            "gochat --help does not list {command}:\n{top}"
+        );
+    }
+}
+
+#[test]
+fn every_option_states_its_default_and_shows_an_example() {
+    for command in ["serve", "connect"] {
+        let text = help(&[command]);
+        for entry in help_section(&text, "Options:") {
+            if entry.starts_with("--help") {
+                continue;
+            }
+            assert!(entry.contains("(default"), "{command}: no default: {entry}");
+            let takes_value = text.contains(&format!(
+                "[{} <",
+                entry
+                    .split([' ', ','])
+                    .find(|w| w.starts_with("--"))
+                    .unwrap_or("?")
+            ));
+            if takes_value {
+                assert!(entry.contains("e.g. --"), "{command}: no example: {entry}");
+            }
+        }
+        for entry in help_section(&text, "Positional Arguments:") {
+            assert!(entry.contains("(default"), "{command}: no default: {entry}");
+            assert!(entry.contains("e.g. "), "{command}: no example: {entry}");
+        }
+    }
+}
+
+#[test]
+fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
+    let text = help(&["serve"]);
+    let parsed = <Cli as argh::FromArgs>::from_args(&["gochat"], &["serve"]).expect("parses");
+    let Some(Sub::Serve(serve)) = parsed.command else {
+        panic!("not serve")
+    };
+    let ServeArgs {
+        addr,
+        max_line,
+        sendq,
+        lag_limit,
+        max_clients,
+        idle_timeout,
+        history,
+        threads,
+        verbose,
+    } = serve;
+    let first_word = |s: String| s.split([' ', ',']).next().unwrap_or_default().to_string();
+    assert_eq!(first_word(stated_default(&text, "addr")), addr);
+    assert_eq!(
+        parse_bytes(&stated_default(&text, "--max-line")),
+        Ok(max_line)
+    );
+    assert_eq!(max_line, DEFAULT_MAX_LINE);
+    assert_eq!(parse_bytes(&stated_default(&text, "--sendq")), Ok(sendq));
+    assert_eq!(sendq, DEFAULT_SENDQ);
+    assert_eq!(
+        parse_duration(&stated_default(&text, "--lag-limit")),
+        Ok(lag_limit)
+    );
+    assert_eq!(lag_limit, DEFAULT_LAG_LIMIT);
+    assert_eq!(max_clients, None);
+    assert_eq!(
+        first_word(stated_default(&text, "--max-clients")),
+        DEFAULT_MAX_CLIENTS.to_string()
+    );
+    assert_eq!(idle_timeout, None);
+    assert_eq!(stated_default(&text, "--idle-timeout"), "never");
+    assert_eq!(
+        first_word(stated_default(&text, "--history")),
+        history.to_string()
+    );
+    assert!(text.contains(&format!("at most {MAX_HISTORY}")), "{text}");
+    assert_eq!(threads, None);
+    assert!(!verbose);
+    assert_eq!(stated_default(&text, "--verbose"), "off");
+
+    let text = help(&["connect"]);
+    let parsed = <Cli as argh::FromArgs>::from_args(&["gochat"], &["connect"]).expect("parses");
+    let Some(Sub::Connect(connect)) = parsed.command else {
+        panic!("not connect")
+    };
+    assert_eq!(first_word(stated_default(&text, "addr")), connect.addr);
+    assert_eq!(
+        parse_bytes(&stated_default(&text, "--max-line")),
+        Ok(connect.max_line)
+    );
+    assert_eq!(connect.name, None);
+    assert!(!connect.raw);
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    for flag in ["--version", "-V"] {
+        let (status, out, err) = run(&[flag]);
+        assert!(status.success(), "{flag}: {status:?} {err}");
+        assert_eq!(out, format!("gochat {}\n", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_clean_line() {
+    let cases: [(&[&str], &str); 5] = [
+        (&[], "missing command"),
+        (&["serve", "--bogus"], "--bogus"),
+        (&["serve", "--max-line", "lots"], "lots"),
+        (&["completions"], "shell"),
+        (&["completions", "tcsh"], "bash, zsh or fish"),
+    ];
+    for (args, want) in cases {
+        let (status, out, err) = run(args);
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
+        common::assert_clean_error(&err, want);
+    }
+}
+
+/// The shipped script for a shell, and how to regenerate it.
+fn shipped(shell: &str) -> (PathBuf, String) {
+    let file = match shell {
+        "bash" => "completions/gochat.bash",
+        "zsh" => "completions/_gochat",
+        "fish" => "completions/gochat.fish",
+        _ => unreachable!("{shell}"),
+    };
+    let how = format!("cargo run -- completions {shell} > {file}");
+    (repo(file), how)
+}
+
+#[test]
+fn shipped_completion_scripts_match_the_binary() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (status, generated, err) = run(&["completions", shell]);
+        assert!(status.success(), "{shell}: {status:?} {err}");
+        let (path, how) = shipped(shell);
+        let on_disk = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}; create it: {how}", path.display()));
+        assert!(
+            on_disk == generated,
+            "{} is out of date with the command line; regenerate it: {how}",
+            path.display()
+        );
+    }
+}
+
+/// What bash's completion for `gochat` offers when the cursor is at the end of the last of
+/// `words` (an empty last word completes a new word). Fails if the function leaves any
+/// variable behind other than COMPREPLY.
+fn bash_complete(bash: &Path, words: &[&str]) -> Vec<String> {
+    const HARNESS: &str = r#"
+        source "$1"; shift
+        spec=$(complete -p gochat) || exit 3
+        fn=${spec#*-F }; fn=${fn%% *}
+        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+        COMP_TYPE=9 COMP_KEY=9 COMPREPLY=() before="" name="" word=""
+        before=$(compgen -v)
+        "$fn" gochat "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+        for name in $(compgen -v); do
+            [[ $name == COMPREPLY || $'\n'$before$'\n' == *$'\n'$name$'\n'* ]] || echo "LEAK $name"
+        done
+        for word in "${COMPREPLY[@]}"; do echo "REPLY $word"; done
+    "#;
+    let (path, _) = shipped("bash");
+    let (status, out, err) = run_command(
+        Command::new(bash)
+            .args(["--norc", "--noprofile", "-c", HARNESS, "harness"])
+            .arg(path)
+            .args(words),
+    );
+    assert!(status.success(), "bash {words:?}: {status:?} {err}");
+    assert!(err.is_empty(), "bash {words:?} complained: {err}");
+    let leaks: Vec<&str> = out.lines().filter(|l| l.starts_with("LEAK ")).collect();
+    assert!(leaks.is_empty(), "bash {words:?} left globals: {leaks:?}");
+    let mut replies: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("REPLY "))
+        .map(str::to_string)
+        .collect();
+    replies.sort();
+    replies
+}
+
+fn sorted(words: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn bash_completes_commands_options_and_shells() {
+    let Some(bash) = tool("bash") else { return };
+    let complete = |words: &[&str]| bash_complete(&bash, words);
+    assert_eq!(complete(&["gochat", "se"]), ["serve"]);
+    assert_eq!(
+        complete(&["gochat", ""]),
+        sorted(&["serve", "connect", "completions"])
+    );
+    assert_eq!(
+        complete(&["gochat", "-"]),
+        sorted(&["-V", "--version", "--help"])
+    );
+    for command in ["serve", "connect"] {
+        let offered: BTreeSet<String> = complete(&["gochat", command, "--"]).into_iter().collect();
+        assert_eq!(offered, long_options(&help(&[command])), "{command}");
+    }
+    let serve = complete(&["gochat", "serve", "--"]);
+    assert!(serve.contains(&"--max-line".to_string()) && serve.contains(&"--history".into()));
+    assert_eq!(
+        complete(&["gochat", "completions", ""]),
+        sorted(&["bash", "zsh", "fish"])
+    );
+    assert_eq!(complete(&["gochat", "completions", "z"]), ["zsh"]);
+    // An option's value is the user's to type: nothing is offered, not even files.
+    assert!(complete(&["gochat", "serve", "--max-line", ""]).is_empty());
+    // The command is the first word that is not an option, not any word that looks like one.
+    assert_eq!(
+        complete(&["gochat", "connect", "--name", "serve", "--r"]),
+        ["--raw"]
+    );
+    assert!(!complete(&["gochat", "completions", "bash", ""]).contains(&"zsh".into()));
+    // bash splits "lab-box:8000" at the colon; the address is still one argument.
+    assert!(complete(&["gochat", "connect", "lab-box", ":", "8000", ""]).contains(&"--raw".into()));
+}
+
+/// What fish offers for the command line `line` (cursor at its end): the words, sorted.
+fn fish_complete(fish: &Path, line: &str) -> Vec<String> {
+    let (path, _) = shipped("fish");
+    let (status, out, err) = run_command(
+        Command::new(fish)
+            .args([
+                "--no-config",
+                "-c",
+                "source $argv[1]; and complete -C $argv[2]",
+            ])
+            .arg(path)
+            .arg(line),
+    );
+    assert!(status.success(), "fish {line:?}: {status:?} {err}");
+    assert!(err.is_empty(), "fish {line:?} complained: {err}");
+    let mut words: Vec<String> = out
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    words.sort();
+    words
+}
+
+#[test]
+fn fish_completes_commands_options_and_shells() {
+    let Some(fish) = tool("fish") else { return };
+    let (path, _) = shipped("fish");
+    let (status, _, err) = run_command(Command::new(&fish).arg("--no-execute").arg(&path));
+    assert!(
+        status.success() && err.is_empty(),
+        "fish rejects the script: {err}"
+    );
+    let complete = |line: &str| fish_complete(&fish, line);
+    assert_eq!(complete("gochat se"), ["serve"]);
+    assert_eq!(
+        complete("gochat "),
+        sorted(&["serve", "connect", "completions"])
+    );
+    for command in ["serve", "connect"] {
+        let offered: BTreeSet<String> = complete(&format!("gochat {command} --"))
+            .into_iter()
+            .collect();
+        assert_eq!(offered, long_options(&help(&[command])), "{command}");
+    }
+    assert_eq!(
+        complete("gochat completions "),
+        sorted(&["bash", "zsh", "fish"])
+    );
+    assert!(complete("gochat serve --max-line ").is_empty());
+    assert!(complete("gochat completions bash ").is_empty());
+    assert_eq!(complete("gochat connect --name serve --r"), ["--raw"]);
+}
+
+/// Types `line` and a TAB into an interactive `zsh -f` on a pseudo-terminal (zsh's own
+/// `zpty`), with `compinit` loading `_gochat` from `completions/`, and reports what the
+/// completion system offered: `MATCH<word>`, `GROUP<description>`, `MSG<message>` lines.
+const ZSH_HARNESS: &str = r#"
+zmodload zsh/zpty || { print -u2 "zsh/zpty is missing"; exit 3 }
+zpty z zsh -f -i
+zpty -w z "PS1='' RPS1=''; unsetopt beep; fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "zstyle ':completion:*:descriptions' format '%d'; zstyle ':completion:*:messages' format '%d'; bindkey '^I' complete-word"
+zpty -w z 'compadd() {
+  if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return; fi
+  local -a hits; builtin compadd -A hits "$@"
+  local h; for h in $hits; do print -r -- "MA""TCH<$h>"; done
+  local i=${@[(i)-X]}; (( i < $# )) && print -r -- "GR""OUP<${@[i+1]}>"
+  i=${@[(i)-x]}; (( i < $# )) && print -r -- "M""SG<${@[i+1]}>"
+  builtin compadd "$@"
+}'
+zpty -w z 'compprefuncs=(print); comppostfuncs=(__gochat_test_done); __gochat_test_done() { print -r -- "E""ND<>"; exit }'
+zpty -w z "$2"$'\t'
+zpty -r z out '*END<>*'
+print -rl -- ${(M)${(f)out//$'\r'}:#(MATCH|GROUP|MSG)<*}
+"#;
+
+/// What zsh offers for `line`: (sorted matches, group descriptions, messages).
+fn zsh_complete(zsh: &Path, line: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (status, out, err) = run_command(
+        Command::new(zsh)
+            .args(["-f", "-c", ZSH_HARNESS, "harness"])
+            .arg(repo("completions"))
+            .arg(line),
+    );
+    assert!(status.success(), "zsh {line:?}: {status:?} {err}");
+    let pick = |tag: &str| -> Vec<String> {
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix(tag)?.strip_suffix('>'))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    (pick("MATCH<"), pick("GROUP<"), pick("MSG<"))
+}
+
+#[test]
+fn zsh_completes_commands_options_and_shells() {
+    let Some(zsh) = tool("zsh") else { return };
+    let (path, _) = shipped("zsh");
+    let (status, _, err) = run_command(Command::new(&zsh).arg("-n").arg(&path));
+    assert!(
+        status.success() && err.is_empty(),
+        "zsh -n rejects the script: {err}"
+    );
+
+    let (matches, groups, _) = zsh_complete(&zsh, "gochat ");
+    assert_eq!(matches, sorted(&["serve", "connect", "completions"]));
+    assert_eq!(
+        groups,
+        ["gochat command"],
+        "no Rust type names in the listing"
+    );
+    assert_eq!(zsh_complete(&zsh, "gochat se").0, ["serve"]);
+    for command in ["serve", "connect"] {
+        let offered: BTreeSet<String> = zsh_complete(&zsh, &format!("gochat {command} --"))
+            .0
+            .into_iter()
+            .collect();
+        assert_eq!(offered, long_options(&help(&[command])), "{command}");
+    }
+    assert_eq!(
+        zsh_complete(&zsh, "gochat completions ").0,
+        sorted(&["bash", "zsh", "fish"])
+    );
+    let (matches, _, messages) = zsh_complete(&zsh, "gochat serve --max-line ");
+    assert!(matches.is_empty(), "{matches:?}");
+    assert_eq!(messages, ["bytes"]);
+    assert_eq!(
+        zsh_complete(&zsh, "gochat connect --name serve --r").0,
+        ["--raw"]
+    );
+}
