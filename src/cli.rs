@@ -153,11 +153,8 @@ pub struct ServeArgs {
     note = "it, and as \"ADDR: line\" (or \"NAME: line\") from the room. Ctrl-D leaves after",
     note = "printing what the room still owes you; Ctrl-C leaves at once.",
     error_code(0, "success: the server closed the connection"),
-    error_code(
-        1,
-        "run-time failure: cannot connect, connection lost, name taken or invalid"
-    ),
-    error_code(2, "bad usage: unknown option, bad value, unparsable address")
+    error_code(1, "run-time failure: cannot connect, connection lost, name taken"),
+    error_code(2, "bad usage: unknown option, bad value, bad address, invalid name")
 )]
 pub struct ConnectArgs {
     /// the room to join: HOST:PORT, [::1]:PORT, :PORT (default localhost:8000; e.g.
@@ -176,7 +173,7 @@ pub struct ConnectArgs {
     pub max_line: usize,
 
     /// take this name in the room on joining: 1 to 32 letters, digits, '_', '-' or '.';
-    /// a taken or invalid name is an error (default: none, the room shows your address;
+    /// a taken name exits 1, an invalid one 2 (default: none, the room shows your address;
     /// e.g. --name ada)
     #[argh(option, arg_name = "name")]
     pub name: Option<String>,
