@@ -6,6 +6,9 @@
 //! `COMP_WORDS` set, fish with `complete -C`, zsh through `compinit` on a pseudo-terminal
 //! (`zpty`) with a TAB typed. A shell that is not installed skips its test loudly, unless
 //! `GOCHAT_REQUIRE_TOOLS=1` (set by `.ci/run`), where it fails the test.
+//!
+//! `gochat connect` on a terminal is driven through script(1), which gives it a
+//! pseudo-terminal and types for us: Ctrl-D and Ctrl-C must end it.
 
 mod common;
 
@@ -30,7 +33,7 @@ fn tool(name: &str) -> Option<PathBuf> {
         if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
             panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
         }
-        eprintln!("SKIP: {name} is not installed; its completion test did not run");
+        eprintln!("SKIP: {name} is not installed; a test that needs it did not run");
     }
     found
 }
@@ -487,4 +490,117 @@ fn zsh_completes_commands_options_and_shells() {
         zsh_complete(&zsh, "gochat connect --name serve --r").0,
         ["--raw"]
     );
+}
+
+/// `gochat connect` on a terminal: script(1) gives it a pseudo-terminal and types what we
+/// write to script's stdin. Returns the running script and a channel of its output.
+struct Terminal {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::sync::mpsc::Receiver<u8>,
+    seen: Vec<u8>,
+}
+
+impl Terminal {
+    fn connect(addr: std::net::SocketAddr) -> Option<Terminal> {
+        let script = tool("script")?;
+        let command = format!("{} connect {addr}", env!("CARGO_BIN_EXE_gochat"));
+        let mut child = Command::new(script)
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start script");
+        let input = child.stdin.take().expect("stdin is piped");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || buf[..n].iter().any(|b| tx.send(*b).is_err()) {
+                    break;
+                }
+            }
+        });
+        Some(Terminal {
+            child,
+            input,
+            output,
+            seen: Vec::new(),
+        })
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.input.write_all(keys).expect("type into the terminal");
+        self.input.flush().expect("flush");
+    }
+
+    /// Waits until the terminal has shown `text`.
+    fn expect(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !String::from_utf8_lossy(&self.seen).contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(b) => self.seen.push(b),
+                Err(_) => panic!(
+                    "the terminal never showed {text:?}: {:?}",
+                    String::from_utf8_lossy(&self.seen)
+                ),
+            }
+        }
+    }
+
+    /// Waits for `gochat connect` (and so script) to exit.
+    fn exits(mut self) -> std::process::ExitStatus {
+        common::wait_child(&mut self.child, PATIENCE)
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn connect_in_a_terminal_leaves_on_ctrl_d_and_ctrl_c() {
+    let server = common::Server::start(&[]);
+    // Ctrl-D on an empty line: end of input, the client leaves cleanly.
+    let Some(mut term) = Terminal::connect(server.addr) else {
+        return;
+    };
+    term.expect("You are ");
+    term.type_keys(b"\x04");
+    assert!(term.exits().success(), "Ctrl-D must exit 0");
+
+    // Ctrl-C after a line: the line was sent (and shown twice: typed, then echoed by the
+    // room), and the client leaves at once.
+    let Some(mut term) = Terminal::connect(server.addr) else {
+        return;
+    };
+    term.expect("You are ");
+    term.type_keys(b"hello\r");
+    term.expect(": hello");
+    term.type_keys(b"\x03");
+    let status = term.exits();
+    assert!(!status.success(), "Ctrl-C interrupts: {status:?}");
+}
+
+#[test]
+#[ignore = "known bug in src/client.rs: blocking::Unblock (piper) swallows a terminal's \
+            Ctrl-D when it follows a typed line, so the client waits for more input"]
+fn connect_in_a_terminal_leaves_on_ctrl_d_after_a_line() {
+    let server = common::Server::start(&[]);
+    let Some(mut term) = Terminal::connect(server.addr) else {
+        return;
+    };
+    term.expect("You are ");
+    term.type_keys(b"hello\r");
+    term.expect(": hello");
+    term.type_keys(b"\x04");
+    assert!(term.exits().success(), "Ctrl-D must exit 0");
 }
