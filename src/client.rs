@@ -12,7 +12,7 @@
 //! codec first, so control characters from any server (not only ours) are shown, not obeyed;
 //! `--raw`, or a stdout that is not a terminal, gets the bytes unchanged.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -89,30 +89,60 @@ enum Up {
 
 /// Copies stdin to the room, line by line, then half-closes.
 async fn send_input(mut stream: TcpStream, max_line: usize) -> Result<(), Up> {
-    let mut stdin = Unblock::with_capacity(CHUNK, io::stdin());
+    let stdin = read_stdin();
     let mut decoder = LineDecoder::new(max_line);
-    let mut buf = vec![0u8; CHUNK];
     let mut lines = Vec::with_capacity(CHUNK + CHUNK / 8);
     loop {
-        let n = match stdin.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Up::Stdin(e)),
+        let chunk = match stdin.recv().await {
+            Ok(Ok(chunk)) => chunk,
+            Ok(Err(e)) => return Err(Up::Stdin(e)),
+            Err(_) => Vec::new(), // the reading thread ended: end of input
         };
-        if n == 0 {
+        if chunk.is_empty() {
             decoder.finish(&mut lines);
         } else {
-            decoder.decode(&buf[..n], &mut lines);
+            decoder.decode(&chunk, &mut lines);
         }
         if !lines.is_empty() {
             stream.write_all(&lines).await.map_err(|_| Up::Socket)?;
             lines.clear();
         }
-        if n == 0 {
+        if chunk.is_empty() {
             stream.shutdown(Shutdown::Write).map_err(|_| Up::Socket)?;
             return Ok(());
         }
     }
+}
+
+/// Reads stdin on a thread of its own, a chunk at a time; an empty chunk is the end of
+/// input. A plain blocking read is the only reliable way to see a terminal's end of input:
+/// Ctrl-D after a typed line makes exactly one read return 0, which a buffering reader
+/// that reads ahead would swallow. The channel is small, so a slow room slows the reading.
+fn read_stdin() -> async_channel::Receiver<io::Result<Vec<u8>>> {
+    let (chunks, received) = async_channel::bounded(4);
+    let spawned = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let chunk = match stdin.read(&mut buf) {
+                    Ok(n) => Ok(buf[..n].to_vec()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(&chunk, Ok(c) if !c.is_empty());
+                if chunks.send_blocking(chunk).is_err() || last {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        let (failed, received) = async_channel::bounded(1);
+        let _ = failed.try_send(Err(e));
+        return received;
+    }
+    received
 }
 
 /// Prints what the room sends until the server closes the connection. With `naming`, it

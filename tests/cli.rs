@@ -591,8 +591,6 @@ fn connect_in_a_terminal_leaves_on_ctrl_d_and_ctrl_c() {
 }
 
 #[test]
-#[ignore = "known bug in src/client.rs: blocking::Unblock (piper) swallows a terminal's \
-            Ctrl-D when it follows a typed line, so the client waits for more input"]
 fn connect_in_a_terminal_leaves_on_ctrl_d_after_a_line() {
     let server = common::Server::start(&[]);
     let Some(mut term) = Terminal::connect(server.addr) else {
