@@ -48,16 +48,21 @@ pub enum Command<'a> {
     Unknown(&'a str),
 }
 
-/// Whether `line` (sanitized text, without its newline) is a command or `//` line:
-/// anything starting with `/`.
+/// Whether `line` (sanitized text, without its newline) is a command: it starts with `/`,
+/// but not with `//` (which sends an ordinary line).
 pub fn is_command(line: &[u8]) -> bool {
+    line.first() == Some(&b'/') && line.get(1) != Some(&b'/')
+}
+
+/// Whether `line` needs [`parse`]: a command, or a `//` line.
+pub fn needs_parsing(line: &[u8]) -> bool {
     line.first() == Some(&b'/')
 }
 
 /// Parses a line: `None` for an ordinary line, the command otherwise. Command words are
 /// case-insensitive (`/WHO` works).
 pub fn parse(line: &[u8]) -> Option<Command<'_>> {
-    if !is_command(line) {
+    if !needs_parsing(line) {
         return None;
     }
     if let Some(text) = line.strip_prefix(b"/").filter(|t| t.starts_with(b"/")) {
@@ -146,6 +151,8 @@ mod tests {
         assert!(matches!(parse(b"/me"), Some(Command::Usage(_))));
         assert_eq!(parse(b" /who"), None);
         assert_eq!(parse(b""), None);
+        assert!(is_command(b"/who") && is_command(b"/"));
+        assert!(!is_command(b"//who") && !is_command(b"who"));
     }
 
     #[test]

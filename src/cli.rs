@@ -136,6 +136,15 @@ pub struct ServeArgs {
     #[argh(option, arg_name = "n")]
     pub threads: Option<usize>,
 
+    /// join the room with servers sharing this Redis, for one room across many servers
+    /// (default: none, a room of this server alone; e.g. --redis redis://10.0.0.5:6379/)
+    #[argh(option, arg_name = "url")]
+    pub redis: Option<String>,
+
+    /// the room's name on Redis (default gochat; e.g. --room lab)
+    #[argh(option, arg_name = "name", default = "String::from(\"gochat\")")]
+    pub room: String,
+
     /// log every join and leave to stderr (default: off)
     #[argh(switch, short = 'v')]
     pub verbose: bool,

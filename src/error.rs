@@ -40,6 +40,13 @@ pub enum Error {
     },
     /// The room would not give the client the name it asked for with `--name`.
     Name(String),
+    /// Redis (for a cluster) cannot be reached.
+    Redis {
+        /// The URL as given.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The command line is wrong in a way the argument parser cannot see.
     Usage(String),
 }
@@ -50,7 +57,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::InvalidAddress { .. } | Error::Usage(_) => 2,
-            Error::Listen { .. } | Error::Connect { .. } | Error::Io { .. } | Error::Name(_) => 1,
+            Error::Listen { .. }
+            | Error::Connect { .. }
+            | Error::Io { .. }
+            | Error::Name(_)
+            | Error::Redis { .. } => 1,
         }
     }
 
@@ -74,6 +85,7 @@ impl fmt::Display for Error {
             }
             Error::Io { context, source } => write!(f, "{context}: {}", describe(source)),
             Error::Name(reason) => write!(f, "cannot take the name: {reason}"),
+            Error::Redis { url, reason } => write!(f, "cannot reach redis at {url}: {reason}"),
             Error::Usage(message) => f.write_str(message),
         }
     }

@@ -15,6 +15,8 @@
 //! - [`room`]: the broadcaster, the one task that orders the room, and the room's settings.
 //! - [`member`]: one connection: its reader task, its writer task, and their [`member::Link`].
 //! - [`outbox`]: the room's output stored once, and each member's position in it.
+//! - [`relay`]: what the broadcaster and a cluster backend say to each other.
+//! - `cluster` (feature `redis`, on by default): one room across many servers, on Redis.
 //! - [`client`]: `gochat connect`: stdin to the room, the room to stdout.
 //! - [`units`]: durations and sizes as people type them.
 //! - [`error`]: errors as values, and the exit status each one means.
@@ -30,11 +32,14 @@ pub mod addr;
 pub mod chat;
 pub mod cli;
 pub mod client;
+#[cfg(feature = "redis")]
+pub mod cluster;
 pub mod codec;
 pub mod completions;
 pub mod error;
 pub mod member;
 pub mod outbox;
+pub mod relay;
 pub mod room;
 pub mod server;
 pub mod units;

@@ -91,7 +91,11 @@ pub struct Link {
     /// Bytes of notices queued and not yet written. The reader stops passing on commands
     /// while this is large, so a member cannot make the room queue answers it never reads.
     private_bytes: AtomicUsize,
-    /// Wakes a reader waiting for `private_bytes` to go down.
+    /// Commands passed on by the reader and not yet carried out. The reader waits for none
+    /// to be left before passing on anything else, so a member's lines after `/nick` carry
+    /// the new name even when the name takes a trip to another server.
+    commands: AtomicUsize,
+    /// Wakes a reader waiting for `private_bytes` or `commands` to go down.
     private_waker: AtomicWaker,
     /// Whether the writer has stopped for good.
     stopped: AtomicBool,
@@ -128,6 +132,7 @@ impl Link {
             delivered: AtomicU64::new(u64::MAX),
             counted_from: AtomicU64::new(0),
             private_bytes: AtomicUsize::new(0),
+            commands: AtomicUsize::new(0),
             private_waker: AtomicWaker::new(),
             stopped: AtomicBool::new(false),
             end: AtomicU64::new(u64::MAX),
@@ -178,6 +183,14 @@ impl Link {
         }
         self.end.store(end, Ordering::Release);
         self.waker.wake();
+    }
+
+    /// Called by the broadcaster when a command from this member has been carried out.
+    pub fn command_done(&self) {
+        let _ = self
+            .commands
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.private_waker.wake();
     }
 
     /// How far the writer has got, as far as holding the room back goes (history does not
@@ -344,7 +357,7 @@ async fn hand_over(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
     }
     let mut plain = Vec::new();
     for line in crate::codec::lines(&batch) {
-        if chat::is_command(line) && !line.starts_with(b"//") {
+        if chat::is_command(line) {
             if !plain.is_empty() {
                 let lines = std::mem::take(&mut plain);
                 if !room
@@ -360,15 +373,12 @@ async fn hand_over(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
             wait_for_answers_read(link).await;
             let mut command = line.to_vec();
             command.push(b'\n');
-            if !room
-                .send(Msg::Lines {
-                    id: link.id,
-                    batch: command,
-                })
-                .await
-            {
+            link.commands.fetch_add(1, Ordering::AcqRel);
+            let batch = command;
+            if !room.send(Msg::Lines { id: link.id, batch }).await {
                 return false;
             }
+            wait_for_command_done(link).await;
         } else {
             plain.extend_from_slice(line);
             plain.push(b'\n');
@@ -389,6 +399,19 @@ async fn wait_for_answers_read(link: &Link) {
     future::poll_fn(|cx| {
         link.private_waker.register(cx.waker());
         if link.private_bytes.load(Ordering::Acquire) < PRIVATE_LIMIT || link.writer_stopped() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Waits until the member's commands have been carried out (or its writer stopped).
+async fn wait_for_command_done(link: &Link) {
+    future::poll_fn(|cx| {
+        link.private_waker.register(cx.waker());
+        if link.commands.load(Ordering::Acquire) == 0 || link.writer_stopped() {
             Poll::Ready(())
         } else {
             Poll::Pending

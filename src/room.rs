@@ -30,6 +30,7 @@ use futures_lite::{FutureExt, future};
 use crate::chat::{self, Command};
 use crate::member::Link;
 use crate::outbox::{Feed, Outbox};
+use crate::relay::{Entry, Event as RelayEvent, Out, Relay};
 use crate::units::format_duration;
 
 /// How many messages (joins, batches of lines, leaves) may wait for the broadcaster. Small,
@@ -140,11 +141,12 @@ pub struct Room {
 }
 
 impl Room {
-    /// A room with `config`, and the broadcaster to run for it.
-    pub fn new(config: Config) -> (Arc<Room>, Broadcaster) {
+    /// A room with `config`, and the broadcaster to run for it. With a `relay`, the room is
+    /// one of several servers' (a cluster): its lines go out through the relay, and the
+    /// room's order is what comes back.
+    pub fn new(config: Config, relay: Option<Relay>) -> (Arc<Room>, Broadcaster) {
         let (tx, rx) = async_channel::bounded(ROOM_QUEUE);
         let (gone, gone_rx) = async_channel::unbounded();
-        let feed = Feed::new();
         let room = Arc::new(Room {
             config,
             tx,
@@ -154,11 +156,13 @@ impl Room {
             closed: Event::new(),
             next_id: AtomicU64::new(1),
         });
-        let broadcaster = Broadcaster {
+        let feed = Feed::new();
+        let mut broadcaster = Broadcaster {
             room: Arc::clone(&room),
             rx,
             gone_rx,
             batch: Vec::new(),
+            batch_from: Vec::new(),
             members: HashMap::new(),
             names: HashMap::new(),
             draining: Vec::new(),
@@ -166,8 +170,17 @@ impl Room {
             recent: VecDeque::new(),
             history: feed.outbox(),
             feed,
+            relay: None,
+            link_up: true,
+            arriving: HashMap::new(),
+            leaving: HashMap::new(),
             closing: false,
         };
+        if let Some(mut relay) = relay {
+            let history = std::mem::take(&mut relay.history);
+            broadcaster.append(history);
+            broadcaster.relay = Some(relay);
+        }
         (room, broadcaster)
     }
 
@@ -222,11 +235,14 @@ pub struct Broadcaster {
     gone_rx: Receiver<Gone>,
     /// The room's output, shared by every outbox.
     feed: Feed,
-    /// Lines formatted but not yet appended to the feed.
+    /// Lines formatted but not yet appended to the feed (or sent out through the relay).
     batch: Vec<u8>,
+    /// With a relay: whose lines are in the batch, to tell them if they cannot be sent.
+    batch_from: Vec<u64>,
     /// Who is in the room.
     members: HashMap<u64, Member>,
-    /// Names taken with `/nick`, by [`chat::name_key`], and who holds each.
+    /// Names taken with `/nick`, by [`chat::name_key`], and who holds each (on this server;
+    /// with a relay the backend keeps them unique room-wide).
     names: HashMap<String, u64>,
     /// Members that left but whose writers are still sending them what they are owed.
     /// They hold the room back like members do, until done or too slow.
@@ -239,6 +255,16 @@ pub struct Broadcaster {
     /// A position at the oldest of those lines: it keeps them in the feed, and newcomers
     /// start from a copy of it.
     history: Outbox,
+    /// The link to other servers, in a cluster.
+    relay: Option<Relay>,
+    /// Whether the relay's backend is reachable.
+    link_up: bool,
+    /// With a relay: newcomers whose arrival has gone out but not come back yet, and where
+    /// to send their outbox when it does.
+    arriving: HashMap<u64, Sender<Outbox>>,
+    /// With a relay: members that left, until their leave line comes back (their stream
+    /// ends there, after their own last lines), with the farewell to send them.
+    leaving: HashMap<u64, (Arc<Link>, Option<Vec<u8>>)>,
     /// Shutting down: take no one in, ignore lines.
     closing: bool,
 }
@@ -247,31 +273,51 @@ pub struct Broadcaster {
 enum Input {
     Msg(Msg),
     Gone(Gone),
+    Entry(Entry),
+    Event(RelayEvent),
 }
 
 impl Broadcaster {
     /// Runs the room until the process ends.
     pub async fn run(mut self) {
         loop {
-            let input = {
-                let gone = async { self.gone_rx.recv().await.ok().map(Input::Gone) };
-                let msg = async { self.rx.recv().await.ok().map(Input::Msg) };
-                gone.or(msg).await
+            let Some(input) = self.next_input().await else {
+                return;
             };
-            let Some(input) = input else { return };
             self.handle(input).await;
             while self.batch.len() < BATCH_BYTES {
-                let next = match self.gone_rx.try_recv() {
-                    Ok(gone) => Input::Gone(gone),
-                    Err(_) => match self.rx.try_recv() {
-                        Ok(msg) => Input::Msg(msg),
-                        Err(_) => break,
-                    },
+                let next = if let Ok(gone) = self.gone_rx.try_recv() {
+                    Input::Gone(gone)
+                } else if let Some(event) =
+                    self.relay.as_ref().and_then(|r| r.events.try_recv().ok())
+                {
+                    Input::Event(event)
+                } else if let Ok(msg) = self.rx.try_recv() {
+                    Input::Msg(msg)
+                } else {
+                    break;
                 };
                 self.handle(next).await;
             }
             self.publish().await;
         }
+    }
+
+    /// Waits for the next thing to do: a writer gone, a relay event or entry, a message.
+    async fn next_input(&self) -> Option<Input> {
+        let gone = async { self.gone_rx.recv().await.ok().map(Input::Gone) };
+        let msg = async { self.rx.recv().await.ok().map(Input::Msg) };
+        let relayed = async {
+            match &self.relay {
+                Some(relay) => {
+                    let event = async { relay.events.recv().await.ok().map(Input::Event) };
+                    let entry = async { relay.entries.recv().await.ok().map(Input::Entry) };
+                    event.or(entry).await
+                }
+                None => future::pending().await,
+            }
+        };
+        gone.or(relayed).or(msg).await
     }
 
     async fn handle(&mut self, input: Input) {
@@ -281,20 +327,19 @@ impl Broadcaster {
             Input::Msg(Msg::Leave { id, why }) => self.remove(id, why),
             Input::Msg(Msg::Join { link, reply }) => self.join(link, reply).await,
             Input::Msg(Msg::Shutdown { done }) => self.shut_down(done),
+            Input::Entry(entry) => self.take_entry(entry).await,
+            Input::Event(event) => self.relay_event(event),
         }
     }
 
-    /// The room offset where the next line will start.
+    /// The room offset where the next line will start (on this server, for lines it
+    /// appends itself).
     fn here(&self) -> u64 {
         self.feed.head() + self.batch.len() as u64
     }
 
-    /// Adds one line of the room to the batch, from its parts, and remembers where it
-    /// starts for history.
+    /// Adds one line of the room to the batch, from its parts.
     fn say(&mut self, parts: &[&[u8]]) {
-        if self.room.config.history > 0 {
-            self.recent.push_back(self.here());
-        }
         for part in parts {
             self.batch.extend_from_slice(part);
         }
@@ -307,22 +352,21 @@ impl Broadcaster {
         if self.closing {
             return;
         }
-        let history = self.room.config.history > 0;
+        let start = self.batch.len();
         for line in crate::codec::lines(lines) {
             let Some(member) = self.members.get(&id) else {
                 return; // it left (or was removed) while these were on their way
             };
-            if chat::is_command(line) {
+            if chat::needs_parsing(line) {
                 self.command(id, line);
                 continue;
-            }
-            if history {
-                let start = self.here();
-                self.recent.push_back(start);
             }
             self.batch.extend_from_slice(&member.prefix);
             self.batch.extend_from_slice(line);
             self.batch.push(b'\n');
+        }
+        if self.relay.is_some() && self.batch.len() > start && self.batch_from.last() != Some(&id) {
+            self.batch_from.push(id);
         }
     }
 
@@ -331,63 +375,126 @@ impl Broadcaster {
         let Some(command) = chat::parse(line) else {
             return;
         };
-        match command {
+        let done_now = match command {
             Command::Say(text) => {
+                // An ordinary line after all: its reader did not count it as a command.
                 let prefix = self.members[&id].prefix.clone();
                 self.say(&[&prefix, text]);
+                return;
             }
             Command::Me(text) => {
                 let name = self.members[&id].name.clone();
                 self.say(&[b"* ", name.as_bytes(), b" ", text.as_bytes()]);
+                true
             }
             Command::Nick(wanted) => self.rename(id, wanted),
-            Command::Who => {
-                let mut present: Vec<(&u64, &Member)> = self.members.iter().collect();
-                present.sort_unstable_by_key(|(id, _)| **id);
-                let names = present.iter().map(|(_, m)| m.name.as_str());
-                let answer = chat::who_lines(names, self.room.config.max_line);
-                self.tell(id, answer);
+            Command::Who => match &self.relay {
+                Some(relay) => {
+                    let _ = relay.out.try_send(Out::Who { member: id });
+                    false
+                }
+                None => {
+                    let mut present: Vec<(&u64, &Member)> = self.members.iter().collect();
+                    present.sort_unstable_by_key(|(id, _)| **id);
+                    let names: Vec<&str> = present.iter().map(|(_, m)| m.name.as_str()).collect();
+                    let answer = chat::who_lines(names.into_iter(), self.room.config.max_line);
+                    self.tell(id, answer);
+                    true
+                }
+            },
+            Command::Help => {
+                self.tell(id, format!("{}\n", chat::HELP).into_bytes());
+                true
             }
-            Command::Help => self.tell(id, format!("{}\n", chat::HELP).into_bytes()),
-            Command::Usage(usage) => self.tell(id, format!("{usage}\n").into_bytes()),
-            Command::Unknown(word) => self.tell(
-                id,
-                format!("gochat: unknown command {word:?} (try /help)\n").into_bytes(),
-            ),
-            Command::Quit => self.remove(id, Why::Quit),
+            Command::Usage(usage) => {
+                self.tell(id, format!("{usage}\n").into_bytes());
+                true
+            }
+            Command::Unknown(word) => {
+                let answer = format!("gochat: unknown command {word:?} (try /help)\n");
+                self.tell(id, answer.into_bytes());
+                true
+            }
+            Command::Quit => {
+                self.command_done(id);
+                self.remove(id, Why::Quit);
+                return;
+            }
+        };
+        if done_now {
+            self.command_done(id);
         }
     }
 
-    /// `/nick`: gives member `id` the name `wanted`, if it is valid and free.
-    fn rename(&mut self, id: u64, wanted: &str) {
+    /// Tells member `id`'s reader that its command has been carried out.
+    fn command_done(&self, id: u64) {
+        if let Some(member) = self.members.get(&id) {
+            member.link.command_done();
+        }
+    }
+
+    /// `/nick`: gives member `id` the name `wanted`, if it is valid and free. Returns
+    /// whether the command is done (with a relay, the backend decides, later).
+    fn rename(&mut self, id: u64, wanted: &str) -> bool {
         if let Err(reason) = chat::check_name(wanted) {
-            return self.tell(id, format!("gochat: {reason}\n").into_bytes());
+            self.tell(id, format!("gochat: {reason}\n").into_bytes());
+            return true;
         }
-        let key = chat::name_key(wanted);
-        if self.names.get(&key).is_some_and(|holder| *holder != id) {
-            return self.tell(
-                id,
-                format!("gochat: name {wanted:?} is taken\n").into_bytes(),
-            );
-        }
-        let Some(member) = self.members.get_mut(&id) else {
-            return;
+        let Some(member) = self.members.get(&id) else {
+            return true;
         };
         if member.name == wanted {
             let answer = format!("gochat: you are already {wanted}\n");
-            return self.tell(id, answer.into_bytes());
+            self.tell(id, answer.into_bytes());
+            return true;
         }
+        let key = chat::name_key(wanted);
+        if self.names.get(&key).is_some_and(|holder| *holder != id) {
+            self.tell(
+                id,
+                format!("gochat: name {wanted:?} is taken\n").into_bytes(),
+            );
+            return true;
+        }
+        if let Some(relay) = &self.relay {
+            let old = member.named.then(|| member.name.clone());
+            let _ = relay.out.try_send(Out::Nick {
+                member: id,
+                old,
+                wanted: wanted.to_string(),
+            });
+            return false;
+        }
+        self.take_name(id, wanted);
+        true
+    }
+
+    /// Gives member `id` the name `wanted` (agreed to be free) and tells the room.
+    fn take_name(&mut self, id: u64, wanted: &str) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
         let old = std::mem::replace(&mut member.name, wanted.to_string());
         if member.named {
             self.names.remove(&chat::name_key(&old));
         }
         member.named = true;
         member.prefix = format!("{wanted}: ").into_bytes();
-        self.names.insert(key, id);
+        self.names.insert(chat::name_key(wanted), id);
         if self.room.config.verbose {
-            eprintln!("gochat: {} is now {wanted}", old);
+            eprintln!("gochat: {old} is now {wanted}");
         }
-        self.say(&[old.as_bytes(), b" is now known as ", wanted.as_bytes()]);
+        let line = format!("{old} is now known as {wanted}\n").into_bytes();
+        if self.relay.is_some() {
+            let renamed = Out::Renamed {
+                member: id,
+                name: wanted.to_string(),
+                line,
+            };
+            self.send_out(renamed);
+        } else {
+            self.batch.extend_from_slice(&line);
+        }
     }
 
     /// Sends member `id` a line of its own, in its place in the room's stream.
@@ -400,33 +507,62 @@ impl Broadcaster {
 
     /// Lets a member in: the room hears of it; the newcomer is greeted, gets the room's
     /// last `--history` lines, then everything from its arrival on (but not its own
-    /// arrival, as with the Go server).
+    /// arrival, as with the Go server). With a relay, this finishes when the arrival comes
+    /// back ([`Broadcaster::take_entry`]).
     async fn join(&mut self, link: Arc<Link>, reply: Sender<Outbox>) {
         if self.closing {
             return; // dropping `reply` turns the newcomer away
         }
+        if self.room.config.verbose {
+            eprintln!("gochat: {} joined", link.name);
+        }
+        let arrival = format!("{} has arrived\n", link.name).into_bytes();
+        let id = link.id;
+        self.members.insert(id, Member::new(Arc::clone(&link)));
+        if self.relay.is_some() {
+            let arrive = Out::Arrive {
+                member: id,
+                name: link.name.clone(),
+                line: arrival.clone(),
+            };
+            self.send_out(arrive);
+            if self.link_up {
+                self.arriving.insert(id, reply);
+                return;
+            }
+            // The link is down: greet the newcomer now rather than keep it waiting.
+            self.admit(&link, &reply, None);
+            return;
+        }
         // Lines already batched come before the arrival.
         self.publish().await;
+        self.wait_for_room(arrival.len()).await;
+        self.admit(&link, &reply, Some(arrival));
+    }
+
+    /// Greets a newcomer and starts its outbox: at the oldest history line (or here), with
+    /// its own `arrival` line (appended now, if given) skipped.
+    fn admit(&mut self, link: &Link, reply: &Sender<Outbox>, arrival: Option<Vec<u8>>) {
         let outbox = if self.room.config.history > 0 {
             self.history.clone()
         } else {
             self.feed.outbox()
         };
-        let arrival_start = self.here();
-        self.say(&[link.name.as_bytes(), b" has arrived"]);
-        let arrival = arrival_start..self.here();
-        self.publish().await;
-        let greeting = format!("You are {}\n", link.name);
-        link.start(outbox.offset(), greeting.into_bytes(), arrival);
-        if self.room.config.verbose {
-            eprintln!("gochat: {} joined", link.name);
+        let arrival_start = self.feed.head();
+        if let Some(arrival) = arrival {
+            self.append(arrival);
         }
-        self.members.insert(link.id, Member::new(link));
+        let greeting = format!("You are {}\n", link.name);
+        link.start(
+            outbox.offset(),
+            greeting.into_bytes(),
+            arrival_start..self.feed.head(),
+        );
         let _ = reply.try_send(outbox);
     }
 
     /// Takes a member out of the room, if it is still in it. Its writer still sends it
-    /// everything up to here (its own last lines included) unless it already stopped.
+    /// everything up to its leaving (its own last lines included) unless it already stopped.
     fn remove(&mut self, id: u64, why: Why) {
         let Some(member) = self.members.remove(&id) else {
             return;
@@ -434,24 +570,27 @@ impl Broadcaster {
         if member.named {
             self.names.remove(&chat::name_key(&member.name));
         }
+        self.arriving.remove(&id);
         let link = member.link;
         let farewell = match why {
-            Why::Idle => Some(format!(
-                "gochat: disconnected: idle for more than {}\n",
-                format_duration(self.room.config.idle_timeout.unwrap_or_default())
-            )),
+            Why::Idle => Some(
+                format!(
+                    "gochat: disconnected: idle for more than {}\n",
+                    format_duration(self.room.config.idle_timeout.unwrap_or_default())
+                )
+                .into_bytes(),
+            ),
             _ => None,
         };
-        link.finish_at(self.here(), farewell.map(String::into_bytes));
-        if !link.writer_stopped() {
-            self.draining.push(Arc::clone(&link));
-        }
         let reason: &[u8] = match why {
             Why::Quit | Why::Broken => b"",
             Why::TooSlow => b" (too slow)",
             Why::Idle => b" (idle)",
         };
-        self.say(&[member.name.as_bytes(), b" has left", reason]);
+        let mut line = member.name.into_bytes();
+        line.extend_from_slice(b" has left");
+        line.extend_from_slice(reason);
+        line.push(b'\n');
         match why {
             Why::TooSlow => eprintln!(
                 "gochat: {} removed: too slow (more than {} behind the room)",
@@ -462,35 +601,103 @@ impl Broadcaster {
             _ if self.room.config.verbose => eprintln!("gochat: {} left", link.name),
             _ => {}
         }
+        if self.relay.is_some() && self.link_up {
+            // Its stream ends where its leave comes back, after its own last lines.
+            if !link.writer_stopped() {
+                self.leaving.insert(id, (Arc::clone(&link), farewell));
+            }
+            self.send_out(Out::Leave { member: id, line });
+            return;
+        }
+        // Its stream ends here: after its own last lines, before the room hears it left.
+        self.end_stream(&link, self.here(), farewell);
+        if self.relay.is_some() {
+            self.send_out(Out::Leave { member: id, line });
+        } else {
+            self.batch.extend_from_slice(&line);
+        }
+    }
+
+    /// Ends a departed member's stream at `end`; its writer delivers up to there.
+    fn end_stream(&mut self, link: &Arc<Link>, end: u64, farewell: Option<Vec<u8>>) {
+        link.finish_at(end, farewell);
+        if !link.writer_stopped() {
+            self.draining.push(Arc::clone(link));
+        }
     }
 
     /// Tells everyone the server is going away and lets their writers finish.
     fn shut_down(&mut self, done: Sender<()>) {
         if !self.closing {
             self.closing = true;
+            if self.relay.is_some() {
+                let leaving: Vec<(u64, String)> = self
+                    .members
+                    .iter()
+                    .map(|(id, m)| (*id, m.name.clone()))
+                    .collect();
+                for (id, name) in leaving {
+                    let line = format!("{name} has left\n").into_bytes();
+                    self.send_out(Out::Leave { member: id, line });
+                }
+                // The backend answers `done` once it has left the room, or gives up.
+                self.send_out(Out::Goodbye { done: done.clone() });
+            }
             self.say(&[b"gochat: server shutting down"]);
-            self.append_batch();
+            let batch = std::mem::take(&mut self.batch);
+            self.append(batch);
             let end = self.feed.head();
             for (_, member) in self.members.drain() {
                 member.link.finish_at(end, None);
+            }
+            for (_, (link, farewell)) in self.leaving.drain() {
+                link.finish_at(end, farewell);
             }
         }
         drop(done);
     }
 
-    /// Appends the batch to the feed once every outbox has room for it, and wakes the
-    /// writers.
-    async fn publish(&mut self) {
-        while !self.batch.is_empty() {
-            if self.closing || self.has_room_for(self.batch.len()) {
-                self.append_batch();
-                return;
+    /// Sends something to the relay, after the lines batched before it, so the room hears
+    /// them in the order they happened.
+    fn send_out(&mut self, out: Out) {
+        if let Some(relay) = &self.relay {
+            if !self.batch.is_empty() {
+                let lines = std::mem::take(&mut self.batch);
+                relay.publish(lines, std::mem::take(&mut self.batch_from));
             }
+            let _ = relay.out.try_send(out);
+        }
+    }
+
+    /// Hands the batch on: to the feed once every outbox has room for it (a single server),
+    /// or out through the relay (a cluster: it comes back as an entry).
+    async fn publish(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        if let Some(relay) = &self.relay {
+            relay.wait_to_publish().await;
+            let lines = std::mem::take(&mut self.batch);
+            let from = std::mem::take(&mut self.batch_from);
+            if let Some(relay) = &self.relay {
+                relay.publish(lines, from);
+            }
+            return;
+        }
+        self.wait_for_room(self.batch.len()).await;
+        let batch = std::mem::take(&mut self.batch);
+        self.append(batch);
+    }
+
+    /// Waits until `need` more bytes fit in every outbox, removing members whose writers
+    /// give up meanwhile.
+    async fn wait_for_room(&mut self, need: usize) {
+        while !self.closing && !self.has_room_for(need) {
             let gone_rx = self.gone_rx.clone();
             let gone = async { gone_rx.recv().await.ok() };
             let moved = future::poll_fn(|cx| {
                 self.room.progress.register(cx.waker());
-                if self.has_room_for(self.batch.len()) {
+                if self.has_room_for(need) {
                     Poll::Ready(None)
                 } else {
                     Poll::Pending
@@ -502,9 +709,99 @@ impl Broadcaster {
         }
     }
 
-    fn append_batch(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
-        self.feed.append(batch, Instant::now());
+    /// An entry of the room's log came back through the relay: append it, finishing the
+    /// join or leave it carries.
+    async fn take_entry(&mut self, entry: Entry) {
+        self.wait_for_room(entry.lines.len()).await;
+        if let Some(id) = entry.arrival {
+            if let Some(reply) = self.arriving.remove(&id) {
+                if let Some(link) = self.members.get(&id).map(|m| Arc::clone(&m.link)) {
+                    self.admit(&link, &reply, Some(entry.lines));
+                    return;
+                }
+            }
+        }
+        if let Some(id) = entry.leave {
+            if let Some((link, farewell)) = self.leaving.remove(&id) {
+                let end = self.feed.head();
+                self.end_stream(&link, end, farewell);
+            }
+        }
+        self.append(entry.lines);
+    }
+
+    /// Something happened on the relay's side.
+    fn relay_event(&mut self, event: RelayEvent) {
+        match event {
+            RelayEvent::LinkDown => {
+                self.link_up = false;
+                self.notice_here(b"gochat: lost the room's link, reconnecting\n");
+                // Nobody waits on a link that is down: leavers go, newcomers come in.
+                let end = self.feed.head();
+                for (_, (link, farewell)) in std::mem::take(&mut self.leaving) {
+                    self.end_stream(&link, end, farewell);
+                }
+                for (id, reply) in std::mem::take(&mut self.arriving) {
+                    if let Some(link) = self.members.get(&id).map(|m| Arc::clone(&m.link)) {
+                        self.admit(&link, &reply, None);
+                    }
+                }
+            }
+            RelayEvent::LinkUp => {
+                self.link_up = true;
+                self.notice_here(b"gochat: the room's link is back\n");
+            }
+            RelayEvent::NotSent { members, lines } => {
+                let answer = format!("gochat: {lines} line(s) not sent: the room's link is down\n");
+                for id in members {
+                    self.tell(id, answer.clone().into_bytes());
+                }
+            }
+            RelayEvent::Nick {
+                member,
+                wanted,
+                result,
+            } => {
+                match result {
+                    Ok(()) => self.take_name(member, &wanted),
+                    Err(reason) => self.tell(member, format!("gochat: {reason}\n").into_bytes()),
+                }
+                self.command_done(member);
+            }
+            RelayEvent::Who { member, result } => {
+                let answer = match result {
+                    Ok(names) => {
+                        chat::who_lines(names.iter().map(String::as_str), self.room.config.max_line)
+                    }
+                    Err(reason) => format!("gochat: {reason}\n").into_bytes(),
+                };
+                self.tell(member, answer);
+                self.command_done(member);
+            }
+        }
+    }
+
+    /// A line for this server's members only (not the room): appended straight to the feed.
+    fn notice_here(&mut self, line: &[u8]) {
+        self.append(line.to_vec());
+    }
+
+    /// Appends lines to the feed, remembers where each starts (for history), and wakes
+    /// the writers.
+    fn append(&mut self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        let keep = self.room.config.history;
+        if keep > 0 {
+            let start = self.feed.head();
+            self.recent.push_back(start);
+            let last = bytes.len() - 1;
+            for at in memchr::memchr_iter(b'\n', &bytes[..last]) {
+                self.recent.push_back(start + at as u64 + 1);
+            }
+        }
+        self.feed.append(bytes, Instant::now());
         self.forget_old_history();
         for member in self.members.values() {
             member.link.waker.wake();

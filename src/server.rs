@@ -17,6 +17,7 @@ use smol::{Async, Executor, Timer};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::addr::{self, ListenAddr};
+use crate::chat;
 use crate::cli::{DEFAULT_MAX_CLIENTS, MAX_HISTORY, ServeArgs};
 use crate::codec::{MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::{Error, describe};
@@ -57,13 +58,15 @@ pub fn serve(args: &ServeArgs) -> Result<(), Error> {
         .map(Async::new)
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::io("cannot watch the listening socket", e))?;
-    eprintln!("gochat: listening on {}", addr::list(&addrs));
 
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 64);
     let ex = Arc::new(Executor::new());
+    // Redis, if any, before the start line: a room that cannot join its cluster never opens.
+    let relay = smol::block_on(ex.run(join_cluster(args, &ex)))?;
+    eprintln!("gochat: listening on {}", addr::list(&addrs));
     for n in 1..threads {
         let ex = Arc::clone(&ex);
         std::thread::Builder::new()
@@ -72,13 +75,45 @@ pub fn serve(args: &ServeArgs) -> Result<(), Error> {
             .map_err(|e| Error::io("cannot start a worker thread", e))?;
     }
 
-    let (room, broadcaster) = Room::new(config);
+    let (room, broadcaster) = Room::new(config, relay);
     ex.spawn(broadcaster.run()).detach();
     let accepting: Vec<_> = listeners
         .into_iter()
         .map(|l| ex.spawn(accept_loop(l, Arc::clone(&room), Arc::clone(&ex))))
         .collect();
     smol::block_on(ex.run(run_until_signal(room, accepting, signals)))
+}
+
+/// Joins the Redis room `--redis` names, if it names one.
+#[cfg(feature = "redis")]
+async fn join_cluster(
+    args: &ServeArgs,
+    ex: &Arc<Executor<'static>>,
+) -> Result<Option<crate::relay::Relay>, Error> {
+    let Some(url) = &args.redis else {
+        return Ok(None);
+    };
+    let settings = crate::cluster::Settings {
+        url: url.clone(),
+        room: args.room.clone(),
+    };
+    crate::cluster::join(&settings, args.history, ex)
+        .await
+        .map(Some)
+}
+
+/// Without the `redis` feature there is no cluster to join.
+#[cfg(not(feature = "redis"))]
+async fn join_cluster(
+    args: &ServeArgs,
+    _ex: &Arc<Executor<'static>>,
+) -> Result<Option<crate::relay::Relay>, Error> {
+    match args.redis {
+        None => Ok(None),
+        Some(_) => Err(Error::Usage(
+            "--redis: this gochat was built without Redis support (the \"redis\" feature)".into(),
+        )),
+    }
 }
 
 /// Turns the command line into the room's settings, checking what argh cannot.
@@ -99,6 +134,14 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
     if args.history > MAX_HISTORY {
         return Err(Error::Usage(format!(
             "--history must be at most {MAX_HISTORY} lines"
+        )));
+    }
+    if let Err(reason) = chat::check_name(&args.room) {
+        return Err(Error::Usage(format!(
+            "--room: {}",
+            reason
+                .replace("name", "room name")
+                .replace("names", "room names")
         )));
     }
     if args.idle_timeout.is_some_and(|d| d.is_zero()) {

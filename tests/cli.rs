@@ -179,6 +179,8 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         idle_timeout,
         history,
         threads,
+        redis,
+        room,
         verbose,
     } = serve;
     let first_word = |s: String| s.split([' ', ',']).next().unwrap_or_default().to_string();
@@ -208,6 +210,9 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
     );
     assert!(text.contains(&format!("at most {MAX_HISTORY}")), "{text}");
     assert_eq!(threads, None);
+    assert_eq!(redis, None);
+    assert_eq!(first_word(stated_default(&text, "--redis")), "none");
+    assert_eq!(first_word(stated_default(&text, "--room")), room);
     assert!(!verbose);
     assert_eq!(stated_default(&text, "--verbose"), "off");
 
