@@ -355,6 +355,12 @@ async fn hand_over(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
     if !has_command {
         return room.send(Msg::Lines { id: link.id, batch }).await;
     }
+    // Boxed: commands are rare, and an idle member's task should not carry their state.
+    Box::pin(hand_over_commands(batch, link, room)).await
+}
+
+/// [`hand_over`] for a batch with commands in it.
+async fn hand_over_commands(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
     let mut plain = Vec::new();
     for line in crate::codec::lines(&batch) {
         if chat::is_command(line) {
@@ -693,5 +699,64 @@ fn write_result(result: io::Result<usize>) -> Result<usize, Step> {
         // Interrupted before writing anything: as good as a step that wrote, try again.
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(Step::Wrote),
         Err(_) => Err(Step::Failed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::Config;
+
+    fn room() -> Arc<Room> {
+        let config = Config {
+            max_line: 4096,
+            sendq: 256 * 1024,
+            lag_limit: Duration::from_secs(2),
+            max_clients: 10,
+            idle_timeout: None,
+            history: 0,
+            verbose: false,
+        };
+        Room::new(config, None).0
+    }
+
+    /// An idle member costs its two tasks' futures plus what they point to; keep the
+    /// futures small (the benchmark's idle scenario measures the whole cost).
+    #[test]
+    fn a_members_tasks_are_small() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        let room = room();
+        let slot = Slot::take(&room).unwrap();
+        let stream = Async::new(server).unwrap();
+        let ex = Arc::new(Executor::new());
+        let member = run(Arc::clone(&room), stream, peer, slot, ex);
+        let member_size = std::mem::size_of_val(&member);
+        let feed = crate::outbox::Feed::new();
+        let writer = Writer {
+            conn: Arc::new(Conn {
+                stream: Async::new(client).unwrap(),
+                _slot: Slot::take(&room).unwrap(),
+            }),
+            link: Arc::new(Link::new(1, "x".into())),
+            outbox: feed.outbox(),
+            room,
+            notice_sent: 0,
+            mid_line: false,
+        };
+        let writing = writer.run();
+        let writer_size = std::mem::size_of_val(&writing);
+        eprintln!(
+            "reader task future: {member_size} bytes, writer task future: {writer_size} bytes"
+        );
+        assert!(
+            member_size <= 1024,
+            "reader future grew to {member_size} bytes"
+        );
+        assert!(
+            writer_size <= 1024,
+            "writer future grew to {writer_size} bytes"
+        );
     }
 }
