@@ -59,7 +59,46 @@ pub struct LineDecoder {
     /// Raw bytes held back at the end of a chunk because the next chunk decides what they
     /// mean: the start of a UTF-8 sequence split across reads, or a `\r` that may be
     /// followed by `\n`. At most three bytes.
-    carry: Vec<u8>,
+    carry: Carry,
+}
+
+/// A few held-back bytes, kept inline: every member has a decoder, so it stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Carry {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl Carry {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len()]
+    }
+
+    fn push(&mut self, b: u8) {
+        // Never more than a UTF-8 sequence's worth; anything past that is not kept.
+        if self.len() < self.bytes.len() {
+            self.bytes[self.len()] = b;
+            self.len += 1;
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
 }
 
 impl LineDecoder {
@@ -70,7 +109,7 @@ impl LineDecoder {
         LineDecoder {
             max_line: max_line.clamp(MIN_MAX_LINE, MAX_MAX_LINE),
             line: Vec::new(),
-            carry: Vec::new(),
+            carry: Carry::default(),
         }
     }
 
@@ -139,7 +178,7 @@ impl LineDecoder {
     /// Settles the bytes held back from the previous chunk, now that `input` follows them,
     /// and returns the rest of `input`.
     fn resolve_carry<'a>(&mut self, input: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
-        if self.carry == b"\r" {
+        if self.carry.as_slice() == b"\r" {
             self.carry.clear();
             if input.first() == Some(&b'\n') {
                 self.end_line(out);
@@ -149,7 +188,7 @@ impl LineDecoder {
             return input;
         }
         // Complete the split UTF-8 sequence with the continuation bytes that follow it.
-        let want = utf8_len(self.carry[0]);
+        let want = utf8_len(self.carry.as_slice()[0]);
         let mut used = 0;
         while self.carry.len() < want && used < input.len() && is_continuation(input[used]) {
             self.carry.push(input[used]);
@@ -159,7 +198,7 @@ impl LineDecoder {
             return &input[used..]; // still incomplete: keep waiting
         }
         let held = std::mem::take(&mut self.carry);
-        self.push_text(&held, true, out);
+        self.push_text(held.as_slice(), true, out);
         &input[used..]
     }
 

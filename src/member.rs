@@ -19,16 +19,18 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use atomic_waker::AtomicWaker;
-use futures_lite::{FutureExt, future};
+use futures_lite::future;
 use smol::{Async, Executor, Timer};
 
 use crate::chat;
@@ -104,12 +106,10 @@ pub struct Link {
     end: AtomicU64,
     /// Lines for this member alone, each due at a room offset.
     notices: Mutex<VecDeque<Notice>>,
-    /// Wakes the writer: new lines in the feed, a notice, the end.
+    /// Wakes the writer: new lines in the feed, a notice, the end, the reader finishing.
     pub waker: AtomicWaker,
-    /// Whether the reader has finished.
+    /// Whether the reader has finished (a writer lingering for it waits on `waker`).
     reader_done: AtomicBool,
-    /// Wakes a writer lingering for the reader to finish.
-    reader_waker: AtomicWaker,
 }
 
 /// A line for one member, due when its outbox reaches `at`; then `skip` bytes of the room
@@ -139,7 +139,6 @@ impl Link {
             notices: Mutex::new(VecDeque::new()),
             waker: AtomicWaker::new(),
             reader_done: AtomicBool::new(false),
-            reader_waker: AtomicWaker::new(),
         }
     }
 
@@ -275,15 +274,7 @@ pub async fn run(
         _slot: slot,
     });
     let link = Arc::new(Link::new(room.next_id(), crate::addr::peer_name(peer)));
-    let (reply, outbox) = async_channel::bounded(1);
-    let joining = Msg::Join {
-        link: Arc::clone(&link),
-        reply,
-    };
-    if !room.send(joining).await {
-        return;
-    }
-    let Ok(outbox) = outbox.recv().await else {
+    let Some(outbox) = join(&room, &link).await else {
         return; // the room is closing
     };
     let writer = Writer {
@@ -298,6 +289,21 @@ pub async fn run(
     read_lines(&conn, &link, &room).await;
 }
 
+/// Asks the room to let the member in, and waits for the outbox it starts from (`None`
+/// if the room is closing). A function of its own so that the reply channel is freed as
+/// soon as it has answered, not kept for the member's whole stay.
+async fn join(room: &Room, link: &Arc<Link>) -> Option<Outbox> {
+    let (reply, outbox) = async_channel::bounded(1);
+    let joining = Msg::Join {
+        link: Arc::clone(link),
+        reply,
+    };
+    if !room.send(joining).await {
+        return None;
+    }
+    outbox.recv().await.ok()
+}
+
 /// What one read gave.
 enum Got {
     Lines(Vec<u8>),
@@ -308,15 +314,22 @@ enum Got {
 /// The reader: the member's lines to the room, until it leaves.
 async fn read_lines(conn: &Conn, link: &Link, room: &Room) {
     let mut decoder = LineDecoder::new(room.config.max_line);
-    let mut last_heard = Instant::now();
+    // Only with --idle-timeout (boxed, so members without one do not carry a timer): reset
+    // whenever the member says something.
+    let mut idle = room
+        .config
+        .idle_timeout
+        .map(|limit| Box::new(Timer::after(limit)));
     let why = loop {
-        if !wait_readable(conn, room, last_heard).await {
+        if !wait_readable(conn, idle.as_deref_mut()).await {
             break Why::Idle;
         }
         match read_some(conn, &mut decoder) {
             Got::Lines(batch) => {
-                last_heard = Instant::now();
-                if !hand_over(batch, link, room).await {
+                if let (Some(timer), Some(limit)) = (idle.as_mut(), room.config.idle_timeout) {
+                    timer.set_after(limit);
+                }
+                if !hand_over(batch, link, room).finish().await {
                     return;
                 }
                 // Let the other members on this thread have their turn.
@@ -326,37 +339,60 @@ async fn read_lines(conn: &Conn, link: &Link, room: &Room) {
             Got::End => {
                 let mut last = Vec::new();
                 decoder.finish(&mut last);
-                if !last.is_empty() {
-                    room.send(Msg::Lines {
-                        id: link.id,
-                        batch: last,
-                    })
-                    .await;
-                }
+                hand_over(last, link, room).finish().await;
                 break Why::Quit;
             }
         }
     };
-    room.send(Msg::Leave { id: link.id, why }).await;
+    // Boxed: once per member, not worth room in its task.
+    Box::pin(room.send(Msg::Leave { id: link.id, why })).await;
     link.reader_done.store(true, Ordering::Release);
-    link.reader_waker.wake();
+    link.waker.wake();
 }
 
-/// Passes a member's lines to the room. Plain lines go in one message; each command goes
-/// on its own, and only once the member has read the answers to its earlier ones, so a
-/// member cannot make the room queue answers it never reads. Returns false if the room is
-/// gone.
-async fn hand_over(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
+/// A boxed future, for the rare waits a member's task makes: boxing keeps them out of the
+/// task's own state, which every idle member pays for.
+type Later<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+/// How handing lines to the room went.
+enum Handed<'a> {
+    /// Done.
+    Done,
+    /// The room is gone.
+    Gone,
+    /// Still to finish: await this (false if the room went away meanwhile).
+    Later(Later<'a>),
+}
+
+impl Handed<'_> {
+    /// Finishes the hand-over; false if the room is gone.
+    async fn finish(self) -> bool {
+        match self {
+            Handed::Done => true,
+            Handed::Gone => false,
+            Handed::Later(rest) => rest.await,
+        }
+    }
+}
+
+/// Passes a member's lines to the room. Plain lines go in one message, at once if the
+/// room's queue has space; each command goes on its own, and only once the member has read
+/// the answers to its earlier ones, so a member cannot make the room queue answers it never
+/// reads.
+fn hand_over<'a>(batch: Vec<u8>, link: &'a Link, room: &'a Room) -> Handed<'a> {
     if batch.is_empty() {
-        return true;
+        return Handed::Done;
     }
     let has_command =
         batch.first() == Some(&b'/') || memchr::memmem::find(&batch, b"\n/").is_some();
-    if !has_command {
-        return room.send(Msg::Lines { id: link.id, batch }).await;
+    if has_command {
+        return Handed::Later(Box::pin(hand_over_commands(batch, link, room)));
     }
-    // Boxed: commands are rare, and an idle member's task should not carry their state.
-    Box::pin(hand_over_commands(batch, link, room)).await
+    match room.try_send(Msg::Lines { id: link.id, batch }) {
+        Ok(()) => Handed::Done,
+        Err(None) => Handed::Gone,
+        Err(Some(msg)) => Handed::Later(Box::pin(room.send(msg))),
+    }
 }
 
 /// [`hand_over`] for a batch with commands in it.
@@ -426,24 +462,27 @@ async fn wait_for_command_done(link: &Link) {
     .await
 }
 
-/// Waits until the socket has something to read. Returns false if the member has been
-/// silent longer than the idle timeout.
-async fn wait_readable(conn: &Conn, room: &Room, last_heard: Instant) -> bool {
-    let readable = async {
-        // An error here shows up again on the read itself, which decides what it means.
-        let _ = conn.stream.readable().await;
-        true
-    };
-    match room.config.idle_timeout {
-        None => readable.await,
-        Some(idle) => {
-            let timeout = async {
-                Timer::at(last_heard + idle).await;
-                false
-            };
-            readable.or(timeout).await
+/// Waits until the socket has something to read. Returns false if the `idle` timer
+/// fired first: the member has been silent longer than the idle timeout.
+async fn wait_readable(conn: &Conn, mut idle: Option<&mut Timer>) -> bool {
+    // Polled by hand rather than through `readable()` and `or`: an idle member's task is
+    // mostly this wait, and this way it holds nothing but the timer it was given.
+    future::poll_fn(|cx| {
+        // An error shows up again on the read itself, which decides what it means.
+        if conn.stream.poll_readable(cx).is_ready() {
+            return Poll::Ready(true);
         }
-    }
+        let idle_passed = match idle.as_mut() {
+            Some(timer) => Pin::new(&mut **timer).poll(cx).is_ready(),
+            None => false,
+        };
+        if idle_passed {
+            Poll::Ready(false)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Reads once, into this thread's scratch buffer, and decodes what came.
@@ -565,6 +604,11 @@ impl Writer {
                         let skip = notice.skip;
                         let len = notice.bytes.len();
                         notices.pop_front();
+                        if notices.is_empty() {
+                            // Most members get one notice (the greeting) and then none
+                            // for a long time: give the queue's memory back.
+                            notices.shrink_to_fit();
+                        }
                         drop(notices);
                         self.notice_sent = 0;
                         self.outbox.advance(skip as usize);
@@ -639,16 +683,21 @@ impl Writer {
     /// line passes the lag limit.
     async fn wait_writable(&self) -> Result<(), Stop> {
         let oldest = self.oldest_undelivered().unwrap_or_else(Instant::now);
+        // Boxed: only a member whose socket is full waits here, and every member's task
+        // would otherwise carry the timer.
         let deadline = oldest.max(self.link.joined) + self.room.config.lag_limit;
-        let writable = async {
-            let _ = self.conn.stream.writable().await;
-            Ok(())
-        };
-        let too_slow = async {
-            Timer::at(deadline).await;
-            Err(Stop::TooSlow)
-        };
-        writable.or(too_slow).await
+        let mut too_slow = Box::new(Timer::at(deadline));
+        future::poll_fn(|cx| {
+            // An error shows up again on the write itself.
+            if self.conn.stream.poll_writable(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            match Pin::new(&mut *too_slow).poll(cx) {
+                Poll::Ready(_) => Poll::Ready(Err(Stop::TooSlow)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// When the oldest line this member is still owed was queued.
@@ -663,18 +712,16 @@ impl Writer {
     /// After the stream ended: waits for the member to close its side (it usually has), so
     /// our close does not reset the connection while our last lines are still unread.
     async fn linger(&self) {
-        let reader_done = future::poll_fn(|cx| {
-            self.link.reader_waker.register(cx.waker());
+        let mut timeout = Box::new(Timer::after(LINGER));
+        future::poll_fn(|cx| {
+            // The reader wakes this waker when it finishes (nothing else waits on it now).
+            self.link.waker.register(cx.waker());
             if self.link.reader_done.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+                return Poll::Ready(());
             }
-        });
-        let timeout = async {
-            Timer::after(LINGER).await;
-        };
-        reader_done.or(timeout).await;
+            Pin::new(&mut *timeout).poll(cx).map(|_| ())
+        })
+        .await;
         let _ = self.conn.stream.get_ref().shutdown(Shutdown::Both);
     }
 }
@@ -706,6 +753,10 @@ fn write_result(result: io::Result<usize>) -> Result<usize, Step> {
 mod tests {
     use super::*;
     use crate::room::Config;
+
+    fn room_for_probe() -> Arc<Room> {
+        room()
+    }
 
     fn room() -> Arc<Room> {
         let config = Config {
@@ -747,6 +798,21 @@ mod tests {
         };
         let writing = writer.run();
         let writer_size = std::mem::size_of_val(&writing);
+        let probe_room = room_for_probe();
+        let probe_link = Link::new(2, "y".into());
+        let probe_conn_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c2 = TcpStream::connect(probe_conn_listener.local_addr().unwrap()).unwrap();
+        let conn = Conn {
+            stream: Async::new(c2).unwrap(),
+            _slot: Slot::take(&probe_room).unwrap(),
+        };
+        eprintln!(
+            "read_lines {} join {} wait_readable {} hand_over {}",
+            std::mem::size_of_val(&read_lines(&conn, &probe_link, &probe_room)),
+            std::mem::size_of_val(&join(&probe_room, &Arc::new(Link::new(3, "z".into())))),
+            std::mem::size_of_val(&wait_readable(&conn, None)),
+            std::mem::size_of_val(&hand_over(Vec::new(), &probe_link, &probe_room))
+        );
         eprintln!(
             "reader task future: {member_size} bytes, writer task future: {writer_size} bytes"
         );

@@ -145,6 +145,7 @@ impl Room {
     /// one of several servers' (a cluster): its lines go out through the relay, and the
     /// room's order is what comes back.
     pub fn new(config: Config, relay: Option<Relay>) -> (Arc<Room>, Broadcaster) {
+        let config_history = config.history;
         let (tx, rx) = async_channel::bounded(ROOM_QUEUE);
         let (gone, gone_rx) = async_channel::unbounded();
         let room = Arc::new(Room {
@@ -168,7 +169,7 @@ impl Room {
             draining: Vec::new(),
             slowest: 0,
             recent: VecDeque::new(),
-            history: feed.outbox(),
+            history: (config_history > 0).then(|| feed.outbox()),
             feed,
             relay: None,
             link_up: true,
@@ -189,10 +190,28 @@ impl Room {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Tells the room something if its queue has space: `Err(Some(msg))` gives the message
+    /// back when the queue is full, `Err(None)` means the broadcaster is gone.
+    pub fn try_send(&self, msg: Msg) -> Result<(), Option<Msg>> {
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(async_channel::TrySendError::Full(msg)) => Err(Some(msg)),
+            Err(async_channel::TrySendError::Closed(_)) => Err(None),
+        }
+    }
+
     /// Tells the room something, waiting while its queue is full. Returns false if the
     /// broadcaster is gone.
     pub async fn send(&self, msg: Msg) -> bool {
-        self.tx.send(msg).await.is_ok()
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(async_channel::TrySendError::Closed(_)) => false,
+            // Only a full queue needs the waiting future; boxed, so that the tasks that
+            // call this stay small for the usual case of a queue with room.
+            Err(async_channel::TrySendError::Full(msg)) => {
+                Box::pin(self.tx.send(msg)).await.is_ok()
+            }
+        }
     }
 
     /// Reports a writer that stopped on its own. Never blocks.
@@ -201,29 +220,23 @@ impl Room {
     }
 }
 
-/// A member as the broadcaster sees it.
+/// A member as the broadcaster sees it. Small on purpose: there is one per member.
 #[derive(Debug)]
 struct Member {
     /// What it shares with its reader and writer.
     link: Arc<Link>,
-    /// How the room calls it: its address, or the name it took with `/nick`.
-    name: String,
-    /// Whether `name` was taken with `/nick` (and so is held in the names index).
-    named: bool,
-    /// `NAME: `, written before each of its lines.
-    prefix: Vec<u8>,
+    /// The name it took with `/nick` (held in the names index), if any.
+    nick: Option<Box<str>>,
 }
 
 impl Member {
     fn new(link: Arc<Link>) -> Member {
-        let name = link.name.clone();
-        let prefix = format!("{name}: ").into_bytes();
-        Member {
-            link,
-            name,
-            named: false,
-            prefix,
-        }
+        Member { link, nick: None }
+    }
+
+    /// How the room calls it: its name, or else its address.
+    fn name(&self) -> &str {
+        self.nick.as_deref().unwrap_or(&self.link.name)
     }
 }
 
@@ -253,8 +266,8 @@ pub struct Broadcaster {
     /// Where each of the room's last `--history` lines starts (empty without history).
     recent: VecDeque<u64>,
     /// A position at the oldest of those lines: it keeps them in the feed, and newcomers
-    /// start from a copy of it.
-    history: Outbox,
+    /// start from a copy of it. None without history, so that nothing old is kept.
+    history: Option<Outbox>,
     /// The link to other servers, in a cluster.
     relay: Option<Relay>,
     /// Whether the relay's backend is reachable.
@@ -361,7 +374,8 @@ impl Broadcaster {
                 self.command(id, line);
                 continue;
             }
-            self.batch.extend_from_slice(&member.prefix);
+            self.batch.extend_from_slice(member.name().as_bytes());
+            self.batch.extend_from_slice(b": ");
             self.batch.extend_from_slice(line);
             self.batch.push(b'\n');
         }
@@ -378,12 +392,12 @@ impl Broadcaster {
         let done_now = match command {
             Command::Say(text) => {
                 // An ordinary line after all: its reader did not count it as a command.
-                let prefix = self.members[&id].prefix.clone();
-                self.say(&[&prefix, text]);
+                let name = self.members[&id].name().to_string();
+                self.say(&[name.as_bytes(), b": ", text]);
                 return;
             }
             Command::Me(text) => {
-                let name = self.members[&id].name.clone();
+                let name = self.members[&id].name().to_string();
                 self.say(&[b"* ", name.as_bytes(), b" ", text.as_bytes()]);
                 true
             }
@@ -396,7 +410,7 @@ impl Broadcaster {
                 None => {
                     let mut present: Vec<(&u64, &Member)> = self.members.iter().collect();
                     present.sort_unstable_by_key(|(id, _)| **id);
-                    let names: Vec<&str> = present.iter().map(|(_, m)| m.name.as_str()).collect();
+                    let names: Vec<&str> = present.iter().map(|(_, m)| m.name()).collect();
                     let answer = chat::who_lines(names.into_iter(), self.room.config.max_line);
                     self.tell(id, answer);
                     true
@@ -443,7 +457,7 @@ impl Broadcaster {
         let Some(member) = self.members.get(&id) else {
             return true;
         };
-        if member.name == wanted {
+        if member.name() == wanted {
             let answer = format!("gochat: you are already {wanted}\n");
             self.tell(id, answer.into_bytes());
             return true;
@@ -457,7 +471,7 @@ impl Broadcaster {
             return true;
         }
         if let Some(relay) = &self.relay {
-            let old = member.named.then(|| member.name.clone());
+            let old = member.nick.as_deref().map(str::to_string);
             let _ = relay.out.try_send(Out::Nick {
                 member: id,
                 old,
@@ -474,12 +488,11 @@ impl Broadcaster {
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };
-        let old = std::mem::replace(&mut member.name, wanted.to_string());
-        if member.named {
+        let old = member.name().to_string();
+        if member.nick.is_some() {
             self.names.remove(&chat::name_key(&old));
         }
-        member.named = true;
-        member.prefix = format!("{wanted}: ").into_bytes();
+        member.nick = Some(wanted.into());
         self.names.insert(chat::name_key(wanted), id);
         if self.room.config.verbose {
             eprintln!("gochat: {old} is now {wanted}");
@@ -543,10 +556,9 @@ impl Broadcaster {
     /// Greets a newcomer and starts its outbox: at the oldest history line (or here), with
     /// its own `arrival` line (appended now, if given) skipped.
     fn admit(&mut self, link: &Link, reply: &Sender<Outbox>, arrival: Option<Vec<u8>>) {
-        let outbox = if self.room.config.history > 0 {
-            self.history.clone()
-        } else {
-            self.feed.outbox()
+        let outbox = match &self.history {
+            Some(history) => history.clone(),
+            None => self.feed.outbox(),
         };
         let arrival_start = self.feed.head();
         if let Some(arrival) = arrival {
@@ -567,10 +579,11 @@ impl Broadcaster {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
-        if member.named {
-            self.names.remove(&chat::name_key(&member.name));
+        if let Some(nick) = &member.nick {
+            self.names.remove(&chat::name_key(nick));
         }
         self.arriving.remove(&id);
+        let name = member.name().to_string();
         let link = member.link;
         let farewell = match why {
             Why::Idle => Some(
@@ -587,7 +600,7 @@ impl Broadcaster {
             Why::TooSlow => b" (too slow)",
             Why::Idle => b" (idle)",
         };
-        let mut line = member.name.into_bytes();
+        let mut line = name.into_bytes();
         line.extend_from_slice(b" has left");
         line.extend_from_slice(reason);
         line.push(b'\n');
@@ -634,7 +647,7 @@ impl Broadcaster {
                 let leaving: Vec<(u64, String)> = self
                     .members
                     .iter()
-                    .map(|(id, m)| (*id, m.name.clone()))
+                    .map(|(id, m)| (*id, m.name().to_string()))
                     .collect();
                 for (id, name) in leaving {
                     let line = format!("{name} has left\n").into_bytes();
@@ -806,6 +819,9 @@ impl Broadcaster {
         for member in self.members.values() {
             member.link.waker.wake();
         }
+        // Draining writers that have finished are let go here, so their links do not pile
+        // up in a room that never comes near --sendq.
+        self.draining.retain(|link| !link.writer_stopped());
         for link in &self.draining {
             link.waker.wake();
         }
@@ -820,8 +836,8 @@ impl Broadcaster {
         if self.recent.len() > keep {
             self.recent.drain(..self.recent.len() - keep);
         }
-        if let Some(&oldest) = self.recent.front() {
-            self.history.advance_to(oldest);
+        if let (Some(&oldest), Some(history)) = (self.recent.front(), self.history.as_mut()) {
+            history.advance_to(oldest);
         }
     }
 

@@ -240,6 +240,11 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     );
     piper_done.join().unwrap();
     typist_done.join().unwrap();
+    // 1,000,000 lines (about 30 MB of output) went through the room; the server kept none
+    // of them once every member had them.
+    let peak = peak_rss_kib(room.pid());
+    eprintln!("server peak RSS after 1,000,000 piped lines: {peak} KiB");
+    assert!(peak < 24 * 1024, "server peak RSS {peak} KiB grew with the traffic");
 }
 
 #[test]
