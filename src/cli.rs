@@ -31,6 +31,11 @@ pub const DEFAULT_LAG_LIMIT: Duration = Duration::from_secs(2);
 /// The default `--max-clients`.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 
+/// The default `--threads`. One thread: on the 2-core machine gochat is measured on, a
+/// second one did not pay (the kernel's per-socket work dominates, and it competes with
+/// everything else on the box); bigger rooms on bigger machines can ask for more.
+pub const DEFAULT_THREADS: usize = 1;
+
 /// The most `--history` lines a room keeps: each costs up to `--max-line` bytes.
 pub const MAX_HISTORY: usize = 10_000;
 
@@ -132,9 +137,10 @@ pub struct ServeArgs {
     #[argh(option, arg_name = "n", default = "0")]
     pub history: usize,
 
-    /// worker threads (default: one per available core; e.g. --threads 2)
-    #[argh(option, arg_name = "n")]
-    pub threads: Option<usize>,
+    /// worker threads; more can shorten the fan-out of a very large room on a machine with
+    /// cores to spare (default 1; e.g. --threads 4)
+    #[argh(option, arg_name = "n", default = "DEFAULT_THREADS")]
+    pub threads: usize,
 
     /// join the room with servers sharing this Redis, for one room across many servers
     /// (default: none, a room of this server alone; e.g. --redis redis://10.0.0.5:6379/)

@@ -59,10 +59,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Error> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::io("cannot watch the listening socket", e))?;
 
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, 64);
+    let threads = args.threads.clamp(1, 256);
     let ex = Arc::new(Executor::new());
     // Redis, if any, before the start line: a room that cannot join its cluster never opens.
     let relay = smol::block_on(ex.run(join_cluster(args, &ex)))?;
@@ -130,6 +127,9 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
     }
     if args.lag_limit.is_zero() {
         return Err(Error::Usage("--lag-limit must be more than 0s".into()));
+    }
+    if args.threads == 0 {
+        return Err(Error::Usage("--threads must be at least 1".into()));
     }
     if args.history > MAX_HISTORY {
         return Err(Error::Usage(format!(

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use common::{Client, PATIENCE, run};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
-use gochat::cli::{MAX_HISTORY, ServeArgs};
+use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
 use gochat::units::{parse_bytes, parse_duration};
 
@@ -209,7 +209,8 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         history.to_string()
     );
     assert!(text.contains(&format!("at most {MAX_HISTORY}")), "{text}");
-    assert_eq!(threads, None);
+    assert_eq!(threads, DEFAULT_THREADS);
+    assert_eq!(first_word(stated_default(&text, "--threads")), "1");
     assert_eq!(redis, None);
     assert_eq!(first_word(stated_default(&text, "--redis")), "none");
     assert_eq!(first_word(stated_default(&text, "--room")), room);

@@ -95,8 +95,17 @@ fn empty_lines_are_relayed_as_the_seed_does() {
 
 #[test]
 fn every_member_sees_one_order_and_each_senders_lines_in_sequence() {
+    check_one_order(&[]);
+}
+
+#[test]
+fn the_order_holds_with_several_worker_threads() {
+    check_one_order(&["--threads", "4"]);
+}
+
+fn check_one_order(server_args: &[&str]) {
     const LINES: usize = 2000;
-    let room = Server::start(&[]);
+    let room = Server::start(server_args);
     let mut watchers: Vec<Member> = (0..3).map(|_| room.join()).collect();
     let mut senders: Vec<Member> = (0..4).map(|_| room.join()).collect();
     let names: Vec<String> = senders.iter().map(|s| s.name.clone()).collect();

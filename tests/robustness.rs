@@ -76,9 +76,18 @@ fn peak_rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_member_that_never_reads_is_removed_and_everyone_else_loses_nothing() {
+    stuck_member_is_removed(&[]);
+}
+
+#[test]
+fn a_stuck_member_is_removed_with_several_worker_threads_too() {
+    stuck_member_is_removed(&["--threads", "3"]);
+}
+
+fn stuck_member_is_removed(server_args: &[&str]) {
     const TALKERS: usize = 10;
     const LINES: usize = 10_000;
-    let room = Server::start(&[]);
+    let room = Server::start(server_args);
     let (stuck, stuck_name) = stuck_member(room.addr);
     let talkers = settled_members(&room, TALKERS);
     let names: Vec<String> = talkers.iter().map(|t| t.name.clone()).collect();
@@ -244,7 +253,10 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     // of them once every member had them.
     let peak = peak_rss_kib(room.pid());
     eprintln!("server peak RSS after 1,000,000 piped lines: {peak} KiB");
-    assert!(peak < 24 * 1024, "server peak RSS {peak} KiB grew with the traffic");
+    assert!(
+        peak < 24 * 1024,
+        "server peak RSS {peak} KiB grew with the traffic"
+    );
 }
 
 #[test]
