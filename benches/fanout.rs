@@ -11,6 +11,9 @@
 //! --addr HOST:PORT     measure an already running line-based chat server instead
 //! --pid PID            with --addr: that server's pid, for RSS and CPU figures
 //! --compare-seed       also build tests/seed/server.go (needs go) and measure it the same way
+//! --cluster            also measure one room on 2 gochat servers joined by a redis-server of
+//!                      the bench's own (members and senders split between them; servers and
+//!                      Redis share the server core; CPU is theirs together)
 //! --server-cmd "CMD"   also measure another server: CMD ARGS, `{addr}` replaced by 127.0.0.1:0
 //!                      (appended if absent); it must print `listening on ADDR` to stderr
 //! ```
@@ -119,11 +122,13 @@ struct Args {
     addr: Option<String>,
     pid: Option<u32>,
     compare_seed: bool,
+    cluster: bool,
     server_cmd: Option<String>,
 }
 
 const USAGE: &str = "usage: cargo bench --bench fanout -- [--runs N] [--scenario NAME[,NAME]]... \
-[--quick] [--no-pin] [--addr HOST:PORT [--pid PID]] [--compare-seed] [--server-cmd \"CMD ARGS\"]\n\
+[--quick] [--no-pin] [--addr HOST:PORT [--pid PID]] [--compare-seed] [--cluster] \
+[--server-cmd \"CMD ARGS\"]\n\
 scenarios: fanout-100, fanout-1000, steady-100k, idle-10k";
 
 fn parse_args() -> Result<Args, String> {
@@ -135,6 +140,7 @@ fn parse_args() -> Result<Args, String> {
         addr: None,
         pid: None,
         compare_seed: false,
+        cluster: false,
         server_cmd: None,
     };
     let mut it = std::env::args().skip(1);
@@ -172,6 +178,7 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => args.quick = true,
             "--no-pin" => args.pin = false,
             "--addr" => args.addr = Some(value()?),
+            "--cluster" => args.cluster = true,
             "--pid" => {
                 let v = value()?;
                 args.pid = Some(v.parse().map_err(|_| format!("--pid: not a pid: {v:?}"))?);
@@ -291,8 +298,19 @@ impl Drop for ServerProc {
 
 /// How to get a server for one run.
 enum Launch {
-    Spawn { program: PathBuf, args: Vec<String> },
-    External { addr: SocketAddr, pid: Option<u32> },
+    Spawn {
+        program: PathBuf,
+        args: Vec<String>,
+    },
+    External {
+        addr: SocketAddr,
+        pid: Option<u32>,
+    },
+    /// `servers` gochat servers forming one room on a redis-server of their own.
+    Cluster {
+        program: PathBuf,
+        servers: usize,
+    },
 }
 
 struct Target {
@@ -668,7 +686,9 @@ struct Gen {
     senders: Vec<Sender>,
     st: Stats,
     epoch: Instant,
-    addr: SocketAddr,
+    /// Where members connect: member i goes to `addrs[i % addrs.len()]` (several servers of
+    /// one room in the cluster scenario).
+    addrs: Vec<SocketAddr>,
     template: [u8; LINE_LEN],
     schedule: Option<Schedule>,
 }
@@ -837,7 +857,7 @@ fn epoll_ctl(ep: &OwnedFd, op: libc::c_int, fd: i32, events: u32, token: u64) ->
 }
 
 impl Gen {
-    fn new(addr: SocketAddr, sc: &Scenario, tag: u64) -> Result<Gen, String> {
+    fn new(addrs: Vec<SocketAddr>, sc: &Scenario, tag: u64) -> Result<Gen, String> {
         // SAFETY: plain system calls creating new descriptors, owned right away.
         let epoll = unsafe {
             let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
@@ -915,7 +935,7 @@ impl Gen {
                 progress: Instant::now(),
             },
             epoch: Instant::now(),
-            addr,
+            addrs,
             template,
             schedule: None,
         })
@@ -928,21 +948,18 @@ impl Gen {
     /// Starts a non-blocking connect for the next member.
     fn connect_next(&mut self) -> Result<(), String> {
         let i = self.members.len();
+        let addr = self.addrs[i % self.addrs.len()];
         let fail = |what: &str, e: io::Error| format!("member {i}: {what}: {e}");
-        let sock = Socket::new(
-            Domain::for_address(self.addr),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )
-        .map_err(|e| fail("socket", e))?;
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(|e| fail("socket", e))?;
         sock.set_nonblocking(true)
             .map_err(|e| fail("set_nonblocking", e))?;
         sock.set_tcp_nodelay(true)
             .map_err(|e| fail("TCP_NODELAY", e))?;
-        match sock.connect(&SockAddr::from(self.addr)) {
+        match sock.connect(&SockAddr::from(addr)) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(e) => return Err(fail(&format!("connect to {}", self.addr), e)),
+            Err(e) => return Err(fail(&format!("connect to {addr}"), e)),
         }
         epoll_ctl(
             &self.epoll,
@@ -1409,7 +1426,8 @@ fn core_busy_secs(core: usize) -> Option<f64> {
 /// CPU use over a measured window: the server's, the generator's, and whether anything
 /// else ran on their cores meanwhile (the machine may be shared).
 struct CpuWindow {
-    pid: Option<u32>,
+    /// The server's processes: one, or a cluster's servers and its Redis.
+    pids: Vec<u32>,
     cores: Cores,
     wall: Instant,
     server: Option<f64>,
@@ -1419,12 +1437,12 @@ struct CpuWindow {
 }
 
 impl CpuWindow {
-    fn start(pid: Option<u32>, cores: Cores) -> CpuWindow {
+    fn start(pids: &[u32], cores: Cores) -> CpuWindow {
         CpuWindow {
-            pid,
+            pids: pids.to_vec(),
             cores,
             wall: Instant::now(),
-            server: pid.and_then(proc_cpu_secs),
+            server: cpu_of(pids),
             generator: self_cpu_secs(),
             server_core: cores.server.and_then(core_busy_secs),
             generator_core: cores.generator.and_then(core_busy_secs),
@@ -1433,11 +1451,7 @@ impl CpuWindow {
 
     fn finish(self, r: &mut RunResult) {
         let wall = self.wall.elapsed().as_secs_f64();
-        r.server_cpu = self
-            .pid
-            .and_then(proc_cpu_secs)
-            .zip(self.server)
-            .map(|(b, a)| b - a);
+        r.server_cpu = cpu_of(&self.pids).zip(self.server).map(|(b, a)| b - a);
         r.gen_cpu = self_cpu_secs() - self.generator;
         let mut others = |core: Option<usize>, before: Option<f64>, ours: Option<f64>| {
             let (Some(core), Some(before), Some(ours)) = (core, before, ours) else {
@@ -1460,23 +1474,65 @@ impl CpuWindow {
     }
 }
 
+/// CPU seconds used so far by all of `pids` (None if any cannot be read, or none given).
+fn cpu_of(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| proc_cpu_secs(p)).sum()
+}
+
 fn run_once(target: &Target, sc: &Scenario, cores: Cores, tag: u64) -> Result<RunResult, RunError> {
-    let (mut server, addr, pid) = match &target.launch {
+    // `pid` is the (first) server's, for memory; `pids` all of the server side, for CPU.
+    let mut servers: Vec<ServerProc> = Vec::new();
+    let mut redis: Option<RedisProc> = None;
+    let (addrs, pid, pids) = match &target.launch {
         Launch::Spawn { program, args } => {
             let (server, addr) =
                 ServerProc::start(program, args, cores.server).map_err(RunError::Start)?;
             let pid = server.pid();
-            (Some(server), addr, Some(pid))
+            servers.push(server);
+            (vec![addr], Some(pid), vec![pid])
         }
-        Launch::External { addr, pid } => (None, *addr, *pid),
+        Launch::External { addr, pid } => (vec![*addr], *pid, pid.iter().copied().collect()),
+        Launch::Cluster {
+            program,
+            servers: n,
+        } => {
+            let store = RedisProc::start(cores.server).map_err(RunError::Start)?;
+            let args: Vec<String> = [
+                "serve",
+                "127.0.0.1:0",
+                "--redis",
+                &store.url(),
+                "--room",
+                &format!("bench{tag}"),
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            let mut addrs = Vec::new();
+            let mut pids = Vec::new();
+            for _ in 0..*n {
+                let (server, addr) =
+                    ServerProc::start(program, &args, cores.server).map_err(RunError::Start)?;
+                pids.push(server.pid());
+                addrs.push(addr);
+                servers.push(server);
+            }
+            let first = pids.first().copied();
+            pids.push(store.pid());
+            redis = Some(store);
+            (addrs, first, pids)
+        }
     };
-    let mut gener = Gen::new(addr, sc, tag)?;
+    let mut gener = Gen::new(addrs, sc, tag)?;
     let mut r = RunResult::default();
 
     let drops_before = softnet_dropped();
     let retrans_before = tcp_retransmits();
     let rss_before = pid.and_then(|p| proc_status_bytes(p, "VmRSS"));
-    let join_cpu = CpuWindow::start(pid, cores);
+    let join_cpu = CpuWindow::start(&pids, cores);
     let join_started = Instant::now();
     gener.join_all(sc.members)?;
     if let Some(note) = gener.sync_all()? {
@@ -1500,7 +1556,7 @@ fn run_once(target: &Target, sc: &Scenario, cores: Cores, tag: u64) -> Result<Ru
         r.window_s = r.join_s;
         join_cpu.finish(&mut r);
     } else {
-        let cpu = CpuWindow::start(pid, cores);
+        let cpu = CpuWindow::start(&pids, cores);
         if let Some(note) = gener.traffic(sc, expected) {
             r.notes.push(note);
         }
@@ -1581,7 +1637,7 @@ fn run_once(target: &Target, sc: &Scenario, cores: Cores, tag: u64) -> Result<Ru
         r.notes.push(format!("{} lines from another run", st.stale));
     }
     r.peak_rss = pid.and_then(|p| proc_status_bytes(p, "VmHWM"));
-    if let Some(server) = server.as_mut() {
+    for server in &mut servers {
         if let Some(status) = server.exited() {
             r.notes
                 .push(format!("the server exited during the run: {status}"));
@@ -1589,7 +1645,7 @@ fn run_once(target: &Target, sc: &Scenario, cores: Cores, tag: u64) -> Result<Ru
     }
     // Kill the server before closing the members, so it does not spend time telling the
     // room about 10,000 departures; then see what it said on stderr.
-    if let Some(server) = server.take() {
+    for server in servers {
         let log = server.finish();
         if log.too_slow > 0 {
             r.notes.push(format!(
@@ -1606,10 +1662,82 @@ fn run_once(target: &Target, sc: &Scenario, cores: Cores, tag: u64) -> Result<Ru
         }
     }
     drop(gener);
+    drop(redis);
     if let Launch::External { pid, .. } = target.launch {
         settle_external(pid);
     }
     Ok(r)
+}
+
+/// A redis-server of the bench's own, for the cluster: on a free loopback port, pinned like
+/// the servers, killed when dropped.
+struct RedisProc {
+    child: Child,
+    port: u16,
+}
+
+impl RedisProc {
+    fn start(core: Option<usize>) -> Result<RedisProc, String> {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("the cluster scenario needs redis-server (Debian: apt install redis-server)")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("cannot find a free port for redis: {e}"))?
+            .port();
+        let mut cmd = Command::new(binary);
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: as for the servers: two async-signal-safe system calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(core) = core {
+                    set_affinity(0, core)?;
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        let redis = RedisProc { child, port };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let mut pong = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut pong).is_ok()
+                    && &pong == b"+PONG\r\n"
+                {
+                    return Ok(redis);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("redis-server did not answer PING".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RedisProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// After closing a run's members on an external server, gives it time to process the
@@ -1971,6 +2099,15 @@ fn real_main(args: &Args) -> Result<bool, String> {
             },
         });
     }
+    if args.cluster {
+        targets.push(Target {
+            label: "gochat cluster (2 servers, 1 redis-server, all on the server core)".into(),
+            launch: Launch::Cluster {
+                program: PathBuf::from(env!("CARGO_BIN_EXE_gochat")),
+                servers: 2,
+            },
+        });
+    }
     if args.compare_seed {
         let binary = build_seed()?;
         targets.push(Target {
@@ -2041,7 +2178,7 @@ fn real_main(args: &Args) -> Result<bool, String> {
                 tag = (tag + 1) % 10_000;
                 let cores = Cores {
                     server: match target.launch {
-                        Launch::Spawn { .. } => server_core,
+                        Launch::Spawn { .. } | Launch::Cluster { .. } => server_core,
                         Launch::External { .. } => None,
                     },
                     generator: pinned,
