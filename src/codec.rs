@@ -187,14 +187,21 @@ impl LineDecoder {
             self.push_unit(b"^M", out);
             return input;
         }
-        // Complete the split UTF-8 sequence with the continuation bytes that follow it.
+        // Complete the split UTF-8 sequence with the bytes that follow it, as long as they
+        // keep it a possible character (E0 A0, not ED A0: the rules are UTF-8's own).
         let want = utf8_len(self.carry.as_slice()[0]);
         let mut used = 0;
         while self.carry.len() < want && used < input.len() && is_continuation(input[used]) {
-            self.carry.push(input[used]);
+            let mut candidate = self.carry.clone();
+            candidate.push(input[used]);
+            if !is_utf8_prefix(candidate.as_slice()) {
+                break;
+            }
+            self.carry = candidate;
             used += 1;
         }
-        if self.carry.len() < want && used == input.len() {
+        let stuck = used < input.len() || self.carry.len() == want;
+        if self.carry.len() < want && !stuck {
             return &input[used..]; // still incomplete: keep waiting
         }
         let held = std::mem::take(&mut self.carry);
@@ -335,6 +342,14 @@ fn utf8_len(lead: u8) -> usize {
     }
 }
 
+/// Whether `bytes` is valid UTF-8 so far: a whole character, or the start of one.
+fn is_utf8_prefix(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
 /// Whether `b` continues a UTF-8 sequence.
 fn is_continuation(b: u8) -> bool {
     (0x80..0xc0).contains(&b)
@@ -413,6 +428,19 @@ mod tests {
         let want = format!("{}\n", String::from_utf8_lossy(input));
         assert_eq!(decode_all(4096, &[input]), want.as_bytes());
         assert_eq!(decode_bytewise(4096, input), want.as_bytes());
+    }
+
+    #[test]
+    fn a_split_invalid_sequence_is_replaced_as_if_whole() {
+        // ED A0 starts a surrogate, never valid: two replacements, split or not.
+        let want = "\u{FFFD}\u{FFFD}\n".as_bytes();
+        assert_eq!(decode_all(16, &[b"\xed\xa0"]), want);
+        assert_eq!(decode_all(16, &[b"\xed", b"\xa0"]), want);
+        // E0 A0 80 is valid (U+0800), split anywhere.
+        assert_eq!(
+            decode_all(16, &[b"\xe0", b"\xa0", b"\x80"]),
+            "\u{800}\n".as_bytes()
+        );
     }
 
     #[test]
