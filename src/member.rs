@@ -18,13 +18,12 @@
 //! a waker for the writer.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -81,7 +80,7 @@ pub struct Link {
     /// The member's id in the room.
     pub id: u64,
     /// The member's name: its address, as the room shows it.
-    pub name: String,
+    pub name: Box<str>,
     /// When it joined: a newcomer is never "behind" for lines older than itself.
     pub joined: Instant,
     /// The room offset the writer has delivered up to (`u64::MAX` before the member joined
@@ -92,11 +91,11 @@ pub struct Link {
     counted_from: AtomicU64,
     /// Bytes of notices queued and not yet written. The reader stops passing on commands
     /// while this is large, so a member cannot make the room queue answers it never reads.
-    private_bytes: AtomicUsize,
+    private_bytes: AtomicU32,
     /// Commands passed on by the reader and not yet carried out. The reader waits for none
     /// to be left before passing on anything else, so a member's lines after `/nick` carry
     /// the new name even when the name takes a trip to another server.
-    commands: AtomicUsize,
+    commands: AtomicU32,
     /// Wakes a reader waiting for `private_bytes` or `commands` to go down.
     private_waker: AtomicWaker,
     /// Whether the writer has stopped for good.
@@ -105,7 +104,7 @@ pub struct Link {
     /// offset at which it left. The writer delivers up to here, then closes.
     end: AtomicU64,
     /// Lines for this member alone, each due at a room offset.
-    notices: Mutex<VecDeque<Notice>>,
+    notices: Mutex<Vec<Notice>>,
     /// Wakes the writer: new lines in the feed, a notice, the end, the reader finishing.
     pub waker: AtomicWaker,
     /// Whether the reader has finished (a writer lingering for it waits on `waker`).
@@ -127,16 +126,16 @@ impl Link {
     pub fn new(id: u64, name: String) -> Link {
         Link {
             id,
-            name,
+            name: name.into_boxed_str(),
             joined: Instant::now(),
             delivered: AtomicU64::new(u64::MAX),
             counted_from: AtomicU64::new(0),
-            private_bytes: AtomicUsize::new(0),
-            commands: AtomicUsize::new(0),
+            private_bytes: AtomicU32::new(0),
+            commands: AtomicU32::new(0),
             private_waker: AtomicWaker::new(),
             stopped: AtomicBool::new(false),
             end: AtomicU64::new(u64::MAX),
-            notices: Mutex::new(VecDeque::new()),
+            notices: Mutex::new(Vec::new()),
             waker: AtomicWaker::new(),
             reader_done: AtomicBool::new(false),
         }
@@ -165,8 +164,11 @@ impl Link {
     }
 
     fn queue(&self, at: u64, bytes: Vec<u8>, skip: u64) {
-        self.private_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
-        self.lock_notices().push_back(Notice {
+        self.private_bytes.fetch_add(
+            u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            Ordering::AcqRel,
+        );
+        self.lock_notices().push(Notice {
             at,
             bytes: bytes.into_boxed_slice(),
             skip,
@@ -208,7 +210,7 @@ impl Link {
         self.stopped.load(Ordering::Acquire)
     }
 
-    fn lock_notices(&self) -> std::sync::MutexGuard<'_, VecDeque<Notice>> {
+    fn lock_notices(&self) -> std::sync::MutexGuard<'_, Vec<Notice>> {
         self.notices.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -220,6 +222,13 @@ pub struct Conn {
     pub stream: Async<TcpStream>,
     /// Frees a place in the room when the connection closes.
     _slot: Slot,
+}
+
+impl Conn {
+    /// The room this connection is in (its slot remembers it).
+    fn room(&self) -> &Arc<Room> {
+        &self._slot.0
+    }
 }
 
 /// A place in the room's connection count, given back on drop.
@@ -281,13 +290,12 @@ pub async fn run(
         conn: Arc::clone(&conn),
         link: Arc::clone(&link),
         outbox,
-        room: Arc::clone(&room),
         notice_sent: 0,
         mid_line: false,
         state: WriterState::Delivering,
     };
     ex.spawn(writer).detach();
-    ex.spawn(Reader::new(conn, link, room)).detach();
+    ex.spawn(Reader::new(conn, link)).detach();
 }
 
 /// Asks the room to let the member in, and waits for the outbox it starts from (`None`
@@ -319,9 +327,9 @@ enum Got {
 /// (about a hundred bytes), not the largest state an `async fn` could be in. What is rare
 /// (a full room queue, commands, leaving) waits in a boxed future of its own.
 struct Reader {
+    /// The socket, and through its slot, the room.
     conn: Arc<Conn>,
     link: Arc<Link>,
-    room: Arc<Room>,
     decoder: LineDecoder,
     /// Only with --idle-timeout: reset whenever the member says something.
     idle: Option<Box<Timer>>,
@@ -338,16 +346,15 @@ struct Reader {
 type Later = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 impl Reader {
-    fn new(conn: Arc<Conn>, link: Arc<Link>, room: Arc<Room>) -> Reader {
+    fn new(conn: Arc<Conn>, link: Arc<Link>) -> Reader {
+        let config = &conn.room().config;
         Reader {
-            decoder: LineDecoder::new(room.config.max_line),
-            idle: room
-                .config
+            decoder: LineDecoder::new(config.max_line),
+            idle: config
                 .idle_timeout
                 .map(|limit| Box::new(Timer::after(limit))),
             conn,
             link,
-            room,
             pending: None,
             leaving: false,
             yielded: false,
@@ -356,7 +363,7 @@ impl Reader {
 
     /// Starts leaving the room (after `last`, the member's last lines, if any).
     fn leave(&mut self, last: Vec<u8>, why: Why) {
-        let (link, room) = (Arc::clone(&self.link), Arc::clone(&self.room));
+        let (link, room) = (Arc::clone(&self.link), Arc::clone(self.conn.room()));
         self.leaving = true;
         self.pending = Some(Box::pin(async move {
             if let Some(rest) = hand_over(last, &link, &room) {
@@ -411,11 +418,11 @@ impl Future for Reader {
             match read_some(&this.conn, &mut this.decoder) {
                 Got::Lines(batch) => {
                     if let (Some(timer), Some(limit)) =
-                        (this.idle.as_mut(), this.room.config.idle_timeout)
+                        (this.idle.as_mut(), this.conn.room().config.idle_timeout)
                     {
                         timer.set_after(limit);
                     }
-                    this.pending = hand_over(batch, &this.link, &this.room);
+                    this.pending = hand_over(batch, &this.link, this.conn.room());
                     this.yielded = true;
                 }
                 Got::Nothing => {}
@@ -497,7 +504,8 @@ async fn hand_over_commands(batch: Vec<u8>, link: &Link, room: &Room) -> bool {
 async fn wait_for_answers_read(link: &Link) {
     future::poll_fn(|cx| {
         link.private_waker.register(cx.waker());
-        if link.private_bytes.load(Ordering::Acquire) < PRIVATE_LIMIT || link.writer_stopped() {
+        let queued = link.private_bytes.load(Ordering::Acquire) as usize;
+        if queued < PRIVATE_LIMIT || link.writer_stopped() {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -562,12 +570,12 @@ enum Step {
 /// A plain [`Future`], like [`Reader`] and for the same reason: an idle member's writer
 /// waits with nothing but these fields; the one timer a waiting writer may need is boxed.
 struct Writer {
+    /// The socket, and through its slot, the room.
     conn: Arc<Conn>,
     link: Arc<Link>,
     outbox: Outbox,
-    room: Arc<Room>,
-    /// Bytes of the first notice already written.
-    notice_sent: usize,
+    /// Bytes of the first notice already written (a notice is a line or a few: small).
+    notice_sent: u32,
     /// Whether the last byte written was not a newline: a write can stop mid-line.
     mid_line: bool,
     state: WriterState,
@@ -603,7 +611,8 @@ impl Future for Writer {
                     }
                     Step::Blocked => {
                         let oldest = this.oldest_undelivered().unwrap_or_else(Instant::now);
-                        let deadline = oldest.max(this.link.joined) + this.room.config.lag_limit;
+                        let deadline =
+                            oldest.max(this.link.joined) + this.conn.room().config.lag_limit;
                         this.state = WriterState::Blocked(Box::new(Timer::at(deadline)));
                     }
                     Step::Idle => {
@@ -652,7 +661,7 @@ impl Writer {
     /// Marks the writer as stopped for good: it holds nobody back any more.
     fn stopped(&self) {
         self.link.stopped.store(true, Ordering::Release);
-        self.room.progress.wake();
+        self.conn.room().progress.wake();
         self.link.private_waker.wake();
     }
 
@@ -664,16 +673,16 @@ impl Writer {
             Stop::TooSlow => {
                 // Tell the room first, so the reader (woken by the shutdown below) cannot
                 // report a plain leave before it.
-                self.room.gone(self.link.id, Why::TooSlow);
+                self.conn.room().gone(self.link.id, Why::TooSlow);
                 let notice = format!(
                     "{}gochat: disconnected: too slow (more than {} behind the room)\n",
                     if self.mid_line { "\n" } else { "" },
-                    format_duration(self.room.config.lag_limit)
+                    format_duration(self.conn.room().config.lag_limit)
                 );
                 // Only if the socket takes it now.
                 let _ = (&mut &*stream).write(notice.as_bytes());
             }
-            Stop::Broken => self.room.gone(self.link.id, Why::Broken),
+            Stop::Broken => self.conn.room().gone(self.link.id, Why::Broken),
         }
         let _ = stream.shutdown(Shutdown::Both);
         Poll::Ready(())
@@ -686,23 +695,25 @@ impl Writer {
         let end = self.link.end.load(Ordering::Acquire);
         let next_notice = {
             let mut notices = self.link.lock_notices();
-            match notices.front() {
+            match notices.first() {
                 Some(notice) if notice.at <= here => {
-                    let rest = &notice.bytes[self.notice_sent..];
+                    let rest = &notice.bytes[(self.notice_sent as usize).min(notice.bytes.len())..];
                     if !rest.is_empty() {
                         let stream = &mut self.conn.stream.get_ref();
                         match write_result(stream.write(rest)) {
                             Ok(n) => {
                                 self.mid_line = rest[n - 1] != b'\n';
-                                self.notice_sent += n;
+                                self.notice_sent = self
+                                    .notice_sent
+                                    .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
                             }
                             Err(step) => return step,
                         }
                     }
-                    if self.notice_sent == notice.bytes.len() {
+                    if self.notice_sent as usize >= notice.bytes.len() {
                         let skip = notice.skip;
                         let len = notice.bytes.len();
-                        notices.pop_front();
+                        notices.remove(0);
                         if notices.is_empty() {
                             // Most members get one notice (the greeting) and then none
                             // for a long time: give the queue's memory back.
@@ -711,7 +722,12 @@ impl Writer {
                         drop(notices);
                         self.notice_sent = 0;
                         self.outbox.advance(skip as usize);
-                        self.link.private_bytes.fetch_sub(len, Ordering::AcqRel);
+                        let len = u32::try_from(len).unwrap_or(u32::MAX);
+                        let _ = self.link.private_bytes.fetch_update(
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                            |n| Some(n.saturating_sub(len)),
+                        );
                         self.link.private_waker.wake();
                     }
                     return Step::Wrote;
@@ -744,7 +760,7 @@ impl Writer {
                 self.link
                     .delivered
                     .store(self.outbox.offset(), Ordering::Release);
-                self.room.progress.wake();
+                self.conn.room().progress.wake();
                 Step::Wrote
             }
             Err(step) => step,
@@ -757,7 +773,7 @@ impl Writer {
         if here >= self.link.end.load(Ordering::Acquire) {
             return true;
         }
-        if let Some(notice) = self.link.lock_notices().front() {
+        if let Some(notice) = self.link.lock_notices().first() {
             if notice.at <= here {
                 return true;
             }
@@ -767,7 +783,7 @@ impl Writer {
 
     /// When the oldest line this member is still owed was queued.
     fn oldest_undelivered(&self) -> Option<Instant> {
-        let notice = self.link.lock_notices().front().map(|n| n.queued);
+        let notice = self.link.lock_notices().first().map(|n| n.queued);
         match (notice, self.outbox.oldest()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

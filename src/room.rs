@@ -535,7 +535,7 @@ impl Broadcaster {
         if self.relay.is_some() {
             let arrive = Out::Arrive {
                 member: id,
-                name: link.name.clone(),
+                name: link.name.to_string(),
                 line: arrival.clone(),
             };
             self.send_out(arrive);

@@ -132,8 +132,10 @@ fn the_seeds_go_client_works_against_gochat() {
     client.end_input();
     watcher.expect(&format!("{name} has left"));
     let (_, out, _) = client.finish(PATIENCE);
+    // Only the greeting is sure to be printed: at end of input the Go client exits without
+    // waiting for its other copy, so later lines (its echo) may or may not make it out.
+    // That is the Go client's flaw, which `gochat connect` does not have.
     assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
-    assert!(out.contains(&format!("{name}: hello from go\n")), "{out}");
 }
 
 #[test]
