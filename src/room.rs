@@ -389,15 +389,16 @@ impl Broadcaster {
         let Some(command) = chat::parse(line) else {
             return;
         };
+        let Some(name) = self.members.get(&id).map(|m| m.name().to_string()) else {
+            return;
+        };
         let done_now = match command {
             Command::Say(text) => {
                 // An ordinary line after all: its reader did not count it as a command.
-                let name = self.members[&id].name().to_string();
                 self.say(&[name.as_bytes(), b": ", text]);
                 return;
             }
             Command::Me(text) => {
-                let name = self.members[&id].name().to_string();
                 self.say(&[b"* ", name.as_bytes(), b" ", text.as_bytes()]);
                 true
             }
