@@ -74,6 +74,28 @@ const PUBLISH_BATCH: usize = 256;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// How long to wait before trying Redis again: [`BACKOFF_MIN`], doubling with each failure
+/// up to [`BACKOFF_MAX`], back to the minimum after a success.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(BACKOFF_MIN)
+    }
+
+    /// The wait before the next try (and a longer one for the try after).
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = BACKOFF_MIN;
+    }
+}
+
 /// How long a command may take before the connection counts as lost. (The redis crate's
 /// default is 500 ms, too short for a busy Redis; blocking reads get their own.)
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -384,7 +406,7 @@ async fn publish(
     // Published but not yet read back: kept to publish again if Redis loses them.
     let mut unconfirmed: VecDeque<(String, Item)> = VecDeque::new();
     let mut seq = 0u64;
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::new();
     let mut retry_at: Option<std::time::Instant> = None;
     let mut goodbye: Option<Sender<()>> = None;
     let mut was_down = false;
@@ -486,8 +508,7 @@ async fn publish(
                         drop(done); // shutting down: no waiting for Redis
                         return;
                     }
-                    retry_at = Some(std::time::Instant::now() + backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    retry_at = Some(std::time::Instant::now() + backoff.next());
                     continue;
                 }
             },
@@ -509,8 +530,7 @@ async fn publish(
                 Err(e) => {
                     shared.down(&e);
                     con = None;
-                    retry_at = Some(std::time::Instant::now() + backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    retry_at = Some(std::time::Instant::now() + backoff.next());
                     continue;
                 }
             }
@@ -528,7 +548,7 @@ async fn publish(
         match append_entries(connection, &shared, &batch).await {
             Ok(ids) => {
                 shared.up();
-                backoff = BACKOFF_MIN;
+                backoff.reset();
                 for id in ids {
                     if let Some(item) = held.pop_front() {
                         held_bytes -= item.lines.len();
@@ -550,8 +570,7 @@ async fn publish(
                 if goodbye.is_some() {
                     return;
                 }
-                retry_at = Some(std::time::Instant::now() + backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                retry_at = Some(std::time::Instant::now() + backoff.next());
                 continue;
             }
         }
@@ -711,7 +730,7 @@ async fn leave_room(con: &mut MultiplexedConnection, shared: &Shared) -> RedisRe
 /// the broadcaster. After trouble it reconnects and carries on from the last entry read.
 async fn subscribe(shared: Arc<Shared>, entries: Sender<Entry>, mut last_id: String) {
     let mut con: Option<MultiplexedConnection> = None;
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::new();
     // The highest sequence number read from each server: an entry published again after a
     // Redis restart is delivered once.
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -722,8 +741,7 @@ async fn subscribe(shared: Arc<Shared>, entries: Sender<Entry>, mut last_id: Str
                 Ok(c) => con.insert(c),
                 Err(e) => {
                     shared.down(&e);
-                    Timer::after(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    Timer::after(backoff.next()).await;
                     continue;
                 }
             },
@@ -743,13 +761,12 @@ async fn subscribe(shared: Arc<Shared>, entries: Sender<Entry>, mut last_id: Str
             Err(e) => {
                 shared.down(&e);
                 con = None;
-                Timer::after(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                Timer::after(backoff.next()).await;
                 continue;
             }
         };
         shared.up();
-        backoff = BACKOFF_MIN;
+        backoff.reset();
         for (id, fields) in parse_stream_reply(reply) {
             last_id = id;
             let (Some(sid), Some(seq), Some(lines)) = (
@@ -1139,16 +1156,7 @@ fn field_u64(fields: &Fields, name: &str) -> Option<u64> {
 /// A Redis error in a few words ("connection refused", not "Connection refused (os error
 /// 111)").
 fn describe(error: &redis::RedisError) -> String {
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => "unknown error".to_string(),
-    }
+    crate::error::tidy(&error.to_string())
 }
 
 #[cfg(test)]

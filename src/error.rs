@@ -123,10 +123,14 @@ pub fn describe(error: &io::Error) -> String {
     if !known.is_empty() {
         return known.to_string();
     }
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
+    tidy(&error.to_string())
+}
+
+/// An error message as gochat words its own: no "(os error N)", and a lowercase start.
+pub fn tidy(message: &str) -> String {
+    let text = match message.find(" (os error") {
+        Some(at) => &message[..at],
+        None => message,
     };
     let mut chars = text.chars();
     match chars.next() {

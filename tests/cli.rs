@@ -16,27 +16,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Client, PATIENCE, run};
+use common::{Client, PATIENCE, help, help_section, run, tool};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
 use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
 use gochat::units::{parse_bytes, parse_duration};
-
-/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to be.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
-        }
-        eprintln!("SKIP: {name} is not installed; a test that needs it did not run");
-    }
-    found
-}
 
 /// Runs a prepared command to completion (bounded): status, stdout, stderr.
 fn run_command(command: &mut Command) -> (std::process::ExitStatus, String, String) {
@@ -51,38 +35,6 @@ fn run_command(command: &mut Command) -> (std::process::ExitStatus, String, Stri
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// `gochat ARGS --help`, which must succeed quietly.
-fn help(args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.push("--help");
-    let (status, out, err) = run(&all);
-    assert!(status.success(), "{all:?}: {status:?} {err}");
-    assert!(err.is_empty(), "{all:?} wrote to stderr: {err}");
-    out
-}
-
-/// The entries of one section of a help text ("Options:"), each with its description
-/// joined onto one line.
-fn help_section(help: &str, heading: &str) -> Vec<String> {
-    let mut entries: Vec<String> = Vec::new();
-    let lines = help
-        .lines()
-        .skip_while(|l| *l != heading)
-        .skip(1)
-        .take_while(|l| !l.is_empty());
-    for line in lines {
-        let indent = line.len() - line.trim_start().len();
-        match entries.last_mut() {
-            Some(last) if indent > 2 => {
-                last.push(' ');
-                last.push_str(line.trim());
-            }
-            _ => entries.push(line.trim().to_string()),
-        }
-    }
-    entries
 }
 
 /// The long options a help text lists, `--help` included.

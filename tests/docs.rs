@@ -1,9 +1,13 @@
 //! The shipped documents tell the truth about the binary.
 
+mod common;
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{help, help_section, tool};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
@@ -43,22 +47,6 @@ fn ci_runs_the_readmes_test_command() {
     assert!(ci.contains("cargo clippy --all-targets -- -D warnings"));
 }
 
-/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to be.
-fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
-        }
-        eprintln!("SKIP: {name} is not installed; this documentation check did not run");
-    }
-    found
-}
-
 /// Runs a command to completion, bounded in time: (success, stdout, stderr).
 fn run(command: &mut Command) -> (bool, String, String) {
     let mut child = command
@@ -96,35 +84,6 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
         let _ = pipe.read_to_string(&mut text);
         text
     })
-}
-
-/// `gochat ARGS --help`.
-fn help(args: &[&str]) -> String {
-    let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_gochat"))
-        .args(args)
-        .arg("--help"));
-    assert!(ok, "gochat {args:?} --help failed: {err}");
-    out
-}
-
-/// The entries of one section of a help text ("Options:"), each on one line.
-fn help_entries(help: &str, heading: &str) -> Vec<String> {
-    let mut entries: Vec<String> = Vec::new();
-    let lines = help
-        .lines()
-        .skip_while(|l| *l != heading)
-        .skip(1)
-        .take_while(|l| !l.is_empty());
-    for line in lines {
-        match entries.last_mut() {
-            Some(last) if line.starts_with("    ") => {
-                last.push(' ');
-                last.push_str(line.trim());
-            }
-            _ => entries.push(line.trim().to_string()),
-        }
-    }
-    entries
 }
 
 /// Roff source as a reader sees it, near enough to search: `\-` is `-`, quotes and font
@@ -224,9 +183,9 @@ fn man_page_documents_every_option_with_its_default_and_example() {
     ] {
         let text = help(args);
         let section = man_part(&man, ".SS", part);
-        let entries = help_entries(&text, "Options:")
+        let entries = help_section(&text, "Options:")
             .into_iter()
-            .chain(help_entries(&text, "Positional Arguments:"));
+            .chain(help_section(&text, "Positional Arguments:"));
         for entry in entries {
             let name = entry.split([' ', ',']).find(|w| w.starts_with("--"));
             let name = name.unwrap_or_else(|| entry.split(' ').next().unwrap_or_default());
@@ -284,7 +243,7 @@ fn exit_statuses_agree_between_help_man_page_and_readme() {
     let status = man_part(&man, ".SH", "EXIT STATUS");
     let readme = read("README.md");
     for args in [&[][..], &["serve"], &["connect"], &["completions"]] {
-        for entry in help_entries(&help(args), "Error codes:") {
+        for entry in help_section(&help(args), "Error codes:") {
             let code = entry.split(' ').next().unwrap_or_default();
             assert!(
                 man_entry(status, code).is_some(),
@@ -377,7 +336,7 @@ fn readme_module_map_names_every_module() {
 fn readme_tables_list_every_option_with_its_default() {
     let readme = read("README.md");
     for command in ["serve", "connect"] {
-        for entry in help_entries(&help(&[command]), "Options:") {
+        for entry in help_section(&help(&[command]), "Options:") {
             let Some(option) = entry.split([' ', ',']).find(|w| w.starts_with("--")) else {
                 continue;
             };

@@ -12,23 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{Client, Member, PATIENCE, Server};
-
-/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to be.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
-        }
-        eprintln!("SKIP: {name} is not installed; this interop test did not run");
-    }
-    found
-}
+use common::{Client, Member, PATIENCE, Server, tool};
 
 /// The seed's server and client, built once per test run.
 fn seed() -> Option<&'static (PathBuf, PathBuf)> {
@@ -185,90 +169,62 @@ fn gochat_matches_the_seed_byte_for_byte() {
     assert_eq!(transcripts[0], transcripts[1]);
 }
 
-#[test]
-fn nc_can_chat() {
-    let Some(nc) = tool("nc") else { return };
+/// A tool joins a room, says one line, and leaves at end of its input; a raw member
+/// watches. Returns the tool's exit status and what it printed, with its name in the room.
+fn chat_through(
+    program: PathBuf,
+    args: impl Fn(SocketAddr) -> Vec<String>,
+) -> (bool, String, String) {
     let room = Server::start(&[]);
     let mut watcher = room.join();
-    // -N: shut the socket down at end of input (OpenBSD nc, Debian's default).
-    let child = Command::new(nc)
-        .arg("-N")
-        .arg(room.addr.ip().to_string())
-        .arg(room.addr.port().to_string())
+    let child = Command::new(&program)
+        .args(args(room.addr))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start nc");
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
     let mut client = Client::adopt(child);
     let name = watcher.line().replace(" has arrived", "");
+    let said = format!("hi from {}", program.display());
     client
         .stdin
         .as_mut()
         .unwrap()
-        .write_all(b"hi from nc\n")
+        .write_all(format!("{said}\n").as_bytes())
         .unwrap();
-    watcher.expect(&format!("{name}: hi from nc"));
+    // Telnet sends CRLF: the room must show the line without the CR.
+    watcher.expect(&format!("{name}: {said}"));
     client.end_input();
     watcher.expect(&format!("{name} has left"));
-    let (_, out, _) = client.finish(PATIENCE);
+    let (status, out, _) = client.finish(PATIENCE);
+    (status.success(), out, name)
+}
+
+#[test]
+fn nc_can_chat() {
+    let Some(nc) = tool("nc") else { return };
+    // -N: shut the socket down at end of input (OpenBSD nc, Debian's default).
+    let (_, out, name) = chat_through(nc, |addr| {
+        vec!["-N".into(), addr.ip().to_string(), addr.port().to_string()]
+    });
     assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
 }
 
 #[test]
 fn socat_can_chat() {
     let Some(socat) = tool("socat") else { return };
-    let room = Server::start(&[]);
-    let mut watcher = room.join();
-    let child = Command::new(socat)
-        .arg("-")
-        .arg(format!("TCP:{}", room.addr))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start socat");
-    let mut client = Client::adopt(child);
-    let name = watcher.line().replace(" has arrived", "");
-    client
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"hi from socat\n")
-        .unwrap();
-    watcher.expect(&format!("{name}: hi from socat"));
-    client.end_input();
-    watcher.expect(&format!("{name} has left"));
-    let (status, out, _) = client.finish(PATIENCE);
-    assert!(status.success());
-    assert!(out.contains(&format!("{name}: hi from socat\n")), "{out}");
+    let (ok, out, name) = chat_through(socat, |addr| vec!["-".into(), format!("TCP:{addr}")]);
+    assert!(ok);
+    assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
 }
 
 #[test]
 fn telnet_can_chat_and_its_crlf_is_dropped() {
     let Some(telnet) = tool("telnet") else { return };
-    let room = Server::start(&[]);
-    let mut watcher = room.join();
-    let child = Command::new(telnet)
-        .arg(room.addr.ip().to_string())
-        .arg(room.addr.port().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start telnet");
-    let mut client = Client::adopt(child);
-    let name = watcher.line().replace(" has arrived", "");
-    client
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"hi from telnet\n")
-        .unwrap();
-    watcher.expect(&format!("{name}: hi from telnet"));
-    client.end_input();
-    watcher.expect(&format!("{name} has left"));
-    let _ = client.finish(PATIENCE);
+    chat_through(telnet, |addr| {
+        vec![addr.ip().to_string(), addr.port().to_string()]
+    });
 }
 
 #[test]

@@ -387,6 +387,56 @@ pub fn run(args: &[&str]) -> (ExitStatus, String, String) {
     Client::adopt(child).finish(PATIENCE)
 }
 
+/// The path of `name` on PATH, or `None` (after saying so) if it is missing and allowed to
+/// be: with `GOCHAT_REQUIRE_TOOLS=1` (set by `.ci/run`, which installs every tool) a
+/// missing tool fails the test instead.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{name} is required (GOCHAT_REQUIRE_TOOLS=1) but not on PATH");
+        }
+        eprintln!("SKIP: {name} is not installed; a test that needs it did not run");
+    }
+    found
+}
+
+/// `gochat ARGS --help`, which must succeed quietly.
+pub fn help(args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("--help");
+    let (status, out, err) = run(&all);
+    assert!(status.success(), "{all:?}: {status:?} {err}");
+    assert!(err.is_empty(), "{all:?} wrote to stderr: {err}");
+    out
+}
+
+/// The entries of one section of a help text ("Options:"), each with its description
+/// joined onto one line.
+pub fn help_section(help: &str, heading: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    let lines = help
+        .lines()
+        .skip_while(|l| *l != heading)
+        .skip(1)
+        .take_while(|l| !l.is_empty());
+    for line in lines {
+        let indent = line.len() - line.trim_start().len();
+        match entries.last_mut() {
+            Some(last) if indent > 2 => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => entries.push(line.trim().to_string()),
+        }
+    }
+    entries
+}
+
 /// A loopback port nobody listens on (bound, then released).
 pub fn closed_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
