@@ -37,8 +37,8 @@ fn main() -> ExitCode {
 }
 
 /// What argh asked for instead of a parsed command line: help (status 0) or a usage error
-/// (status 2, one `gochat: ` line and a hint). argh lists missing arguments on lines of their
-/// own; they are joined so the error stays one line.
+/// (status 2, one `gochat: ` line ending in a hint). argh lists missing arguments on lines of
+/// their own; they are joined so the error stays one line.
 fn early_exit(exit: argh::EarlyExit) -> ExitCode {
     match exit.status {
         Ok(()) => {
@@ -47,8 +47,7 @@ fn early_exit(exit: argh::EarlyExit) -> ExitCode {
         }
         Err(()) => {
             let words: Vec<&str> = exit.output.split_whitespace().collect();
-            eprintln!("gochat: {}", words.join(" "));
-            eprintln!("Run gochat --help for more information.");
+            eprintln!("gochat: {} (run gochat --help)", words.join(" "));
             ExitCode::from(2)
         }
     }

@@ -45,7 +45,7 @@ const ROOM_FULL: &[u8] = b"gochat: room is full\n";
 
 /// Runs `gochat serve` until a signal ends it.
 pub fn serve(args: &ServeArgs) -> Result<(), Error> {
-    let config = config_from(args)?;
+    let (config, lowered) = config_from(args)?;
     let listeners = bind(&args.addr)?;
     let addrs: Vec<SocketAddr> = listeners
         .iter()
@@ -64,6 +64,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), Error> {
     // Redis, if any, before the start line: a room that cannot join its cluster never opens.
     let relay = smol::block_on(ex.run(join_cluster(args, &ex)))?;
     eprintln!("gochat: listening on {}", addr::list(&addrs));
+    // After the start line, which scripts read first.
+    if let Some(notice) = lowered {
+        eprintln!("gochat: {notice}");
+    }
     for n in 1..threads {
         let ex = Arc::clone(&ex);
         std::thread::Builder::new()
@@ -113,8 +117,9 @@ async fn join_cluster(
     }
 }
 
-/// Turns the command line into the room's settings, checking what argh cannot.
-fn config_from(args: &ServeArgs) -> Result<Config, Error> {
+/// Turns the command line into the room's settings, checking what argh cannot; also says
+/// when `--max-clients` had to be lowered to fit the open file limit.
+fn config_from(args: &ServeArgs) -> Result<(Config, Option<String>), Error> {
     if !(MIN_MAX_LINE..=MAX_MAX_LINE).contains(&args.max_line) {
         return Err(Error::Usage(format!(
             "--max-line must be between {MIN_MAX_LINE} and {MAX_MAX_LINE} bytes"
@@ -136,12 +141,11 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
             "--history must be at most {MAX_HISTORY} lines"
         )));
     }
-    if let Err(reason) = chat::check_name(&args.room) {
+    if chat::check_name(&args.room).is_err() {
         return Err(Error::Usage(format!(
-            "--room: {}",
-            reason
-                .replace("name", "room name")
-                .replace("names", "room names")
+            "--room: invalid room name {:?}: room {}",
+            args.room,
+            chat::NAME_RULE
         )));
     }
     if args.idle_timeout.is_some_and(|d| d.is_zero()) {
@@ -149,18 +153,19 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
     }
     let open_files = raise_open_file_limit();
     let ceiling = open_files.saturating_sub(FD_MARGIN).max(1);
+    let mut lowered = None;
     let max_clients = match args.max_clients {
         Some(0) => return Err(Error::Usage("--max-clients must be at least 1".into())),
         Some(n) if n > ceiling => {
-            eprintln!(
-                "gochat: --max-clients lowered to {ceiling}: the open file limit is {open_files}"
-            );
+            lowered = Some(format!(
+                "--max-clients lowered to {ceiling}: the open file limit is {open_files}"
+            ));
             ceiling
         }
         Some(n) => n,
         None => DEFAULT_MAX_CLIENTS.min(ceiling),
     };
-    Ok(Config {
+    let config = Config {
         max_line: args.max_line,
         sendq: args.sendq,
         lag_limit: args.lag_limit,
@@ -168,7 +173,8 @@ fn config_from(args: &ServeArgs) -> Result<Config, Error> {
         idle_timeout: args.idle_timeout,
         history: args.history,
         verbose: args.verbose,
-    })
+    };
+    Ok((config, lowered))
 }
 
 /// Raises the soft open file limit to the hard limit (each member is a descriptor) and

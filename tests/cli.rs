@@ -194,18 +194,23 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn bad_usage_exits_2_with_one_clean_line() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&[], "missing command"),
         (&["serve", "--bogus"], "--bogus"),
         (&["serve", "--max-line", "lots"], "lots"),
         (&["completions"], "shell"),
         (&["completions", "tcsh"], "bash, zsh or fish"),
+        (
+            &["serve", "--room", "bad/name"],
+            "invalid room name \"bad/name\": room names are 1 to 32",
+        ),
     ];
     for (args, want) in cases {
         let (status, out, err) = run(args);
         assert_eq!(status.code(), Some(2), "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
         common::assert_clean_error(&err, want);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
     }
 }
 

@@ -342,6 +342,30 @@ fn a_full_room_turns_newcomers_away_politely() {
 }
 
 #[test]
+fn max_clients_above_the_open_file_limit_is_lowered_after_the_start_line() {
+    use std::os::unix::process::CommandExt;
+    let mut command = common::gochat();
+    command.args(["serve", "127.0.0.1:0", "--max-clients", "1000"]);
+    // SAFETY: setrlimit between fork and exec touches only the child's own limits.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 100,
+                rlim_max: 200,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // start_with insists that the first line is the start line: scripts read that one.
+    let room = Server::start_with(&mut command);
+    room.expect_log("gochat: --max-clients lowered to 168: the open file limit is 200");
+    let _member = Member::join(room.addr);
+}
+
+#[test]
 fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
     let room = Server::start(&[]);
     // Lower the server's open file limit under it, as an admin's prlimit would.
