@@ -69,7 +69,7 @@ complete -c gochat -n '__gochat_command_is serve' -s v -l verbose -d 'log every 
 
 # gochat connect
 complete -c gochat -n '__gochat_command_is connect' -l help -d 'display usage information'
-complete -c gochat -n '__gochat_command_is connect' -l max-line -x -d 'longest line in bytes sent or shown (default 4096)'
+complete -c gochat -n '__gochat_command_is connect' -l max-line -x -d 'longest line in bytes sent, or shown on a terminal (default 4096)'
 complete -c gochat -n '__gochat_command_is connect' -l name -x -d 'take this name in the room on joining (default: none)'
 complete -c gochat -n '__gochat_command_is connect' -l raw -d 'print what the room sends byte for byte, even to a terminal (default: off)'
 

@@ -53,7 +53,7 @@ pub const MAX_HISTORY: usize = 10_000;
     error_code(2, "bad usage: unknown option, bad value, unparsable address")
 )]
 pub struct Cli {
-    /// print the version and exit
+    /// print the version and exit (e.g. gochat -V)
     #[argh(switch, short = 'V')]
     pub version: bool,
 
@@ -151,7 +151,7 @@ pub struct ServeArgs {
     #[argh(option, arg_name = "name", default = "String::from(\"gochat\")")]
     pub room: String,
 
-    /// log every join and leave to stderr (default: off)
+    /// log every join and leave to stderr (default: off; e.g. gochat serve -v)
     #[argh(switch, short = 'v')]
     pub verbose: bool,
 }
@@ -177,8 +177,8 @@ pub struct ConnectArgs {
     #[argh(positional, default = "String::from(\"localhost:8000\")")]
     pub addr: String,
 
-    /// longest line in bytes sent or shown; longer lines are cut into pieces (default
-    /// 4096; e.g. --max-line 64KiB)
+    /// longest line in bytes sent, or shown on a terminal; longer lines are cut into pieces
+    /// (default 4096; e.g. --max-line 64KiB)
     #[argh(
         option,
         arg_name = "bytes",
@@ -194,7 +194,8 @@ pub struct ConnectArgs {
     pub name: Option<String>,
 
     /// print what the room sends byte for byte, even to a terminal (default: off, control
-    /// characters are made visible when stdout is a terminal)
+    /// characters are made visible when stdout is a terminal; e.g. --raw for a trusted
+    /// room's colours)
     #[argh(switch)]
     pub raw: bool,
 }

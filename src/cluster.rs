@@ -22,8 +22,10 @@
 //! Trouble with Redis is handled, not hidden. Unreachable at start is an error. Lost while
 //! running, the broadcaster tells the members (`gochat: lost the room's link, reconnecting`),
 //! every task reconnects with backoff, the subscriber resumes reading where it stopped, and
-//! lines sent meanwhile are held (up to [`HELD_LIMIT`] bytes) and published after. Beyond
-//! that, the senders are told their lines were not sent. A batch whose entry Redis lost in a
+//! lines sent meanwhile are held and published after. The broadcaster stops taking lines
+//! once [`crate::relay::PUBLISH_WINDOW`] bytes wait (senders are slowed by TCP, nothing is
+//! dropped); only a burst that lands all at once can go past [`HELD_LIMIT`], and the
+//! senders of lines past it are told they were not sent. A batch whose entry Redis lost in a
 //! restart before the others read it is published again; every entry carries its origin and
 //! sequence number, so none is delivered twice.
 //!
@@ -57,8 +59,9 @@ pub const ALIVE_TTL: Duration = Duration::from_secs(3);
 /// than the longest history, and minutes of a busy room for a server that fell behind.
 pub const LOG_MAXLEN: usize = 100_000;
 
-/// How many bytes of lines a server holds while Redis is unreachable. Past this, senders
-/// are told their lines were not sent.
+/// The most bytes of lines a server holds while Redis is unreachable: a cap above the
+/// publish window, for bursts that arrive all at once. Past it, senders are told their
+/// lines were not sent.
 pub const HELD_LIMIT: usize = 4 * 1024 * 1024;
 
 /// How long one XREAD waits for new entries before asking again.
