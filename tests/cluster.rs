@@ -108,27 +108,12 @@ fn server(redis: &Redis, room: &str, extra: &[&str]) -> Server {
     Server::start_at(&args)
 }
 
-/// Reads lines until one satisfies `done`; returns them all.
-fn read_until(member: &mut Member, mut done: impl FnMut(&str) -> bool) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let line = member.line();
-        let stop = done(&line);
-        lines.push(line);
-        if stop {
-            return lines;
-        }
-    }
-}
-
 /// Asks `/who` until `check` is happy with the answer, within `limit`.
 fn who_until(member: &mut Member, limit: Duration, check: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + limit;
     loop {
         member.say("/who");
-        let answer = read_until(member, |l| {
-            l.starts_with("gochat: ") && l.contains(" here:")
-        });
+        let answer = member.lines_until(|l| l.starts_with("gochat: ") && l.contains(" here:"));
         let answer = answer.last().cloned().unwrap_or_default();
         if check(&answer) {
             return answer;
@@ -155,7 +140,7 @@ fn three_servers_one_room_one_order() {
     }
     let last = members[5].name.clone();
     for m in &mut members[..5] {
-        read_until(m, |l| l == format!("{last} has arrived"));
+        m.lines_until(|l| l == format!("{last} has arrived"));
     }
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     let senders: Vec<_> = members
@@ -205,19 +190,19 @@ fn names_are_unique_and_who_lists_the_whole_room() {
     let b = server(&redis, "names", &[]);
     let mut ada = a.join();
     let mut bob = b.join();
-    read_until(&mut ada, |l| l == format!("{} has arrived", bob.name));
+    ada.lines_until(|l| l == format!("{} has arrived", bob.name));
     ada.say("/nick ada");
     let ada_addr = ada.name.clone();
-    read_until(&mut bob, |l| l == format!("{ada_addr} is now known as ada"));
+    bob.lines_until(|l| l == format!("{ada_addr} is now known as ada"));
     bob.say("/nick ADA");
     bob.expect("gochat: name \"ADA\" is taken");
     bob.say("/nick bob");
-    read_until(&mut ada, |l| l.ends_with(" is now known as bob"));
+    ada.lines_until(|l| l.ends_with(" is now known as bob"));
     let answer = who_until(&mut ada, PATIENCE, |a| a.contains("2 here"));
     assert_eq!(answer, "gochat: 2 here: ada, bob");
     // A line after /nick carries the new name on the other server too.
     bob.say("hello");
-    read_until(&mut ada, |l| l == "bob: hello");
+    ada.lines_until(|l| l == "bob: hello");
 }
 
 #[test]
@@ -228,7 +213,7 @@ fn a_killed_server_leaves_who_within_the_heartbeat_expiry() {
     let mut watcher = survivor.join();
     let victims: Vec<Member> = (0..2).map(|_| doomed.join()).collect();
     let last = victims[1].name.clone();
-    read_until(&mut watcher, |l| l == format!("{last} has arrived"));
+    watcher.lines_until(|l| l == format!("{last} has arrived"));
     who_until(&mut watcher, PATIENCE, |a| a.contains("3 here"));
     // SIGKILL: no goodbye, no cleanup; only the heartbeat's expiry tells the others.
     let mut doomed = doomed;
@@ -252,14 +237,10 @@ fn members_of_a_lost_server_are_seen_leaving() {
     let mut doomed = server(&redis, "lost", &[]);
     let mut watcher = survivor.join();
     let victim = doomed.join();
-    read_until(&mut watcher, |l| {
-        l == format!("{} has arrived", victim.name)
-    });
+    watcher.lines_until(|l| l == format!("{} has arrived", victim.name));
     doomed.signal(libc::SIGKILL);
     doomed.wait_exit(PATIENCE);
-    read_until(&mut watcher, |l| {
-        l == format!("{} has left (server lost)", victim.name)
-    });
+    watcher.lines_until(|l| l == format!("{} has left (server lost)", victim.name));
 }
 
 #[test]
@@ -272,7 +253,7 @@ fn nothing_is_lost_when_redis_restarts_mid_chat() {
     let b = server(&redis, "restart", &[]);
     let mut alice = a.join();
     let mut bob = b.join();
-    read_until(&mut alice, |l| l == format!("{} has arrived", bob.name));
+    alice.lines_until(|l| l == format!("{} has arrived", bob.name));
     let alice_name = alice.name.clone();
     let mut out = alice.stream().try_clone().unwrap();
     // Alice talks steadily; halfway through, Redis dies (losing everything) and comes back.
@@ -306,9 +287,7 @@ fn nothing_is_lost_when_redis_restarts_mid_chat() {
     talker.join().unwrap();
     assert!(saw_down, "the restart was never noticed");
     // Alice got all of hers back, too.
-    let mine = read_until(&mut alice, |l| {
-        l == format!("{alice_name}: n {}", LINES - 1)
-    });
+    let mine = alice.lines_until(|l| l == format!("{alice_name}: n {}", LINES - 1));
     let echoed = mine
         .iter()
         .filter(|l| l.starts_with(&format!("{alice_name}: n ")))
@@ -325,7 +304,7 @@ fn history_comes_from_redis_even_after_every_server_restarted() {
         for n in 1..=5 {
             ada.say(&format!("line {n}"));
         }
-        read_until(&mut ada, |l| l.ends_with(": line 5"));
+        ada.lines_until(|l| l.ends_with(": line 5"));
         first.signal(libc::SIGTERM);
         assert!(first.wait_exit(PATIENCE).success());
     }

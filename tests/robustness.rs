@@ -32,25 +32,12 @@ fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
     (socket, name)
 }
 
-/// Reads lines until `done` says stop, returning them all.
-fn read_until(member: &mut Member, mut done: impl FnMut(&str) -> bool) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let line = member.line();
-        let stop = done(&line);
-        lines.push(line);
-        if stop {
-            return lines;
-        }
-    }
-}
-
 /// Joins `n` members and waits until each has seen every later one arrive.
 fn settled_members(room: &Server, n: usize) -> Vec<Member> {
     let mut members: Vec<Member> = (0..n).map(|_| room.join()).collect();
     let last = members[n - 1].name.clone();
     for member in &mut members[..n - 1] {
-        read_until(member, |l| l == format!("{last} has arrived"));
+        member.lines_until(|l| l == format!("{last} has arrived"));
     }
     members
 }
@@ -128,7 +115,7 @@ fn stuck_member_is_removed(server_args: &[&str]) {
     // The removal notice may come after the last line for some: read on until it does.
     for (_, saw, member) in &mut results {
         if !*saw {
-            read_until(member, |l| l == format!("{stuck_name} has left (too slow)"));
+            member.lines_until(|l| l == format!("{stuck_name} has left (too slow)"));
         }
     }
     let elapsed = started.elapsed();
@@ -203,16 +190,14 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     // Everyone reads everything, as members who keep up do.
     let drain = |mut m: Member, until: String| {
         thread::spawn(move || {
-            read_until(&mut m, |l| l == until);
+            m.lines_until(|l| l == until);
             m
         })
     };
     let piper_done = drain(piper, format!("{piper_name}: piped {}", PIPED - 1));
     let mut typist_out = typist.stream().try_clone().unwrap();
     let typist_done = thread::spawn(move || {
-        read_until(&mut typist, |l| {
-            l.ends_with(&format!("piped {}", PIPED - 1))
-        });
+        typist.lines_until(|l| l.ends_with(&format!("piped {}", PIPED - 1)));
         typist
     });
 
@@ -236,9 +221,7 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     let waited = match arrived_after {
         Some(waited) => waited,
         None => {
-            read_until(&mut observer, |l| {
-                l == format!("{typist_name}: are you there?")
-            });
+            observer.lines_until(|l| l == format!("{typist_name}: are you there?"));
             typed_at.unwrap().elapsed()
         }
     };
@@ -421,9 +404,7 @@ fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
     let speaker = members[0].name.clone();
     members[0].say("still here");
     let last = members.len() - 1;
-    read_until(&mut members[last], |l| {
-        l == format!("{speaker}: still here")
-    });
+    members[last].lines_until(|l| l == format!("{speaker}: still here"));
     // A member leaves; a newcomer gets in.
     drop(knocking);
     drop(members.pop());
@@ -451,12 +432,12 @@ fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
     }
     let speaker = members[0].name.clone();
     for member in &mut members {
-        read_until(member, |l| l == format!("{speaker}: 299 {chatter}"));
+        member.lines_until(|l| l == format!("{speaker}: 299 {chatter}"));
     }
     let signalled = Instant::now();
     room.signal(libc::SIGTERM);
     for member in &mut members {
-        read_until(member, |l| l == "gochat: server shutting down");
+        member.lines_until(|l| l == "gochat: server shutting down");
         member.expect_closed();
     }
     let status = room.wait_exit(Duration::from_secs(3));
@@ -474,7 +455,7 @@ fn a_second_signal_exits_at_once() {
     for n in 0..300 {
         talker.say(&format!("{n} {chatter}"));
     }
-    read_until(&mut talker, |l| l.ends_with(&format!("299 {chatter}")));
+    talker.lines_until(|l| l.ends_with(&format!("299 {chatter}")));
     room.signal(libc::SIGTERM);
     room.expect_log("shutting down");
     room.signal(libc::SIGTERM);
@@ -504,7 +485,7 @@ fn silent_members_are_removed_after_the_idle_timeout() {
         );
         thread::sleep(Duration::from_millis(200)); // pacing the talk, not synchronizing
     }
-    let rest = read_until(&mut silent, |l| l.starts_with("gochat: disconnected"));
+    let rest = silent.lines_until(|l| l.starts_with("gochat: disconnected"));
     assert_eq!(
         rest.last().unwrap(),
         "gochat: disconnected: idle for more than 1s"

@@ -261,6 +261,19 @@ impl Member {
         }
     }
 
+    /// Reads lines until one satisfies `done`; returns them all, that one last.
+    pub fn lines_until(&mut self, mut done: impl FnMut(&str) -> bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            let stop = done(&line);
+            lines.push(line);
+            if stop {
+                return lines;
+            }
+        }
+    }
+
     /// Expects exactly this line next.
     pub fn expect(&mut self, want: &str) {
         let got = self.line();
