@@ -198,24 +198,32 @@ impl Shared {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection for ordinary commands.
-    async fn connect(&self) -> RedisResult<MultiplexedConnection> {
+    /// A new connection to Redis whose replies may take up to `response_timeout` (longer
+    /// than [`RESPONSE_TIMEOUT`] only for blocking reads).
+    async fn connect(&self, response_timeout: Duration) -> RedisResult<MultiplexedConnection> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+            .set_response_timeout(Some(response_timeout));
         self.client
             .get_multiplexed_async_connection_with_config(&config)
             .await
     }
 
-    /// A connection for blocking reads, whose responses may take [`XREAD_BLOCK`].
-    async fn connect_blocking(&self) -> RedisResult<MultiplexedConnection> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
-            .set_response_timeout(Some(XREAD_BLOCK + RESPONSE_TIMEOUT));
-        self.client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
+    /// A task's connection: the one it has, or a new one. `None` when Redis cannot be
+    /// reached, which has then been reported (see [`Shared::down`]); the task decides how
+    /// to wait.
+    async fn link<'a>(
+        &self,
+        con: &'a mut Option<MultiplexedConnection>,
+        response_timeout: Duration,
+    ) -> Option<&'a mut MultiplexedConnection> {
+        if con.is_none() {
+            match self.connect(response_timeout).await {
+                Ok(c) => *con = Some(c),
+                Err(e) => self.down(&e),
+            }
+        }
+        con.as_mut()
     }
 }
 
@@ -249,7 +257,10 @@ pub async fn join(
         seen_seq: AtomicU64::new(0),
         window: Arc::new(Window::default()),
     });
-    let mut con = shared.connect().await.map_err(unreachable)?;
+    let mut con = shared
+        .connect(RESPONSE_TIMEOUT)
+        .await
+        .map_err(unreachable)?;
     redis::cmd("PING")
         .query_async::<()>(&mut con)
         .await
@@ -500,21 +511,14 @@ async fn publish(
         if retry_at.is_some() && goodbye.is_none() {
             continue;
         }
-        let connection = match con.as_mut() {
-            Some(c) => c,
-            None => match shared.connect().await {
-                Ok(c) => con.insert(c),
-                Err(e) => {
-                    shared.down(&e);
-                    was_down = true;
-                    if let Some(done) = goodbye.take() {
-                        drop(done); // shutting down: no waiting for Redis
-                        return;
-                    }
-                    retry_at = Some(std::time::Instant::now() + backoff.next());
-                    continue;
-                }
-            },
+        let Some(connection) = shared.link(&mut con, RESPONSE_TIMEOUT).await else {
+            was_down = true;
+            if let Some(done) = goodbye.take() {
+                drop(done); // shutting down: no waiting for Redis
+                return;
+            }
+            retry_at = Some(std::time::Instant::now() + backoff.next());
+            continue;
         };
         if was_down {
             // Redis may have lost entries we published but nobody read: publish those again.
@@ -738,16 +742,9 @@ async fn subscribe(shared: Arc<Shared>, entries: Sender<Entry>, mut last_id: Str
     // Redis restart is delivered once.
     let mut seen: HashMap<String, u64> = HashMap::new();
     loop {
-        let connection = match con.as_mut() {
-            Some(c) => c,
-            None => match shared.connect_blocking().await {
-                Ok(c) => con.insert(c),
-                Err(e) => {
-                    shared.down(&e);
-                    Timer::after(backoff.next()).await;
-                    continue;
-                }
-            },
+        let Some(connection) = shared.link(&mut con, XREAD_BLOCK + RESPONSE_TIMEOUT).await else {
+            Timer::after(backoff.next()).await;
+            continue;
         };
         let read: RedisResult<Value> = redis::cmd("XREAD")
             .arg("COUNT")
@@ -813,15 +810,8 @@ async fn subscribe(shared: Arc<Shared>, entries: Sender<Entry>, mut last_id: Str
 async fn heartbeat(shared: Arc<Shared>, out: Sender<Out>, mut con: Option<MultiplexedConnection>) {
     loop {
         Timer::after(HEARTBEAT).await;
-        let connection = match con.as_mut() {
-            Some(c) => c,
-            None => match shared.connect().await {
-                Ok(c) => con.insert(c),
-                Err(e) => {
-                    shared.down(&e);
-                    continue;
-                }
-            },
+        let Some(connection) = shared.link(&mut con, RESPONSE_TIMEOUT).await else {
+            continue;
         };
         let beat = async {
             if shared.resync.swap(false, Ordering::AcqRel) {
@@ -917,16 +907,9 @@ async fn answer_commands(
     mut con: Option<MultiplexedConnection>,
 ) {
     while let Ok(request) = requests.recv().await {
-        let connection = match con.as_mut() {
-            Some(c) => c,
-            None => match shared.connect().await {
-                Ok(c) => con.insert(c),
-                Err(e) => {
-                    shared.down(&e);
-                    refuse(&shared, request, "the room's link is down; try again soon");
-                    continue;
-                }
-            },
+        let Some(connection) = shared.link(&mut con, RESPONSE_TIMEOUT).await else {
+            refuse(&shared, request, "the room's link is down; try again soon");
+            continue;
         };
         match request {
             Out::Nick {
