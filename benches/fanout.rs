@@ -353,18 +353,7 @@ impl ServerProc {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // SAFETY: the closure runs in the child between fork and exec and only makes two
-        // system calls (prctl, sched_setaffinity) on stack data: async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Die with the bench, even if it is killed hard.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if let Some(core) = core {
-                    set_affinity(0, core)?;
-                }
-                Ok(())
-            });
-        }
+        tie_to_bench(&mut cmd, core);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
@@ -472,6 +461,22 @@ impl ServerProc {
             Ok(Some(status)) => Some(status.to_string()),
             _ => None,
         }
+    }
+}
+
+/// Makes a child the bench starts die with the bench (even if it is killed hard), and
+/// pins it to `core`.
+fn tie_to_bench(cmd: &mut Command, core: Option<usize>) {
+    // SAFETY: the closure runs in the child between fork and exec and only makes two
+    // system calls (prctl, sched_setaffinity) on stack data: async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(core) = core {
+                set_affinity(0, core)?;
+            }
+            Ok(())
+        });
     }
 }
 
@@ -1692,16 +1697,7 @@ impl RedisProc {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: as for the servers: two async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if let Some(core) = core {
-                    set_affinity(0, core)?;
-                }
-                Ok(())
-            });
-        }
+        tie_to_bench(&mut cmd, core);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start redis-server: {e}"))?;
