@@ -25,7 +25,7 @@
 //! `ADDR: text` once, appends to the feed) → each member's outbox → writer (one `writev`
 //! for everything waiting) → member socket.
 
-#![forbid(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod addr;
