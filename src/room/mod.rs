@@ -15,12 +15,12 @@
 //! - [`roster`]: who is here, their names (`/nick`), and `/who`.
 //! - [`commands`]: what each chat command does.
 //! - [`history`]: the last `--history` lines a newcomer is given.
-//! - [`sequencer`]: who fixes the room's order: this server alone, or a cluster ([`bridge`]).
+//! - [`sequencer`]: who fixes the room's order: this server alone, or a cluster (its
+//!   [`bridge`](sequencer::bridge)).
 //!
 //! A member's tasks live in [`crate::member`]; they depend on this module, never the other
 //! way round.
 
-pub mod bridge;
 pub mod broadcaster;
 pub mod commands;
 pub mod history;

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use async_channel::Sender;
 use futures_lite::FutureExt;
 
+use super::{Arrival, Back, Leaving};
 use crate::outbox::Outbox;
 use crate::relay::{Entry, Out, Relay};
 use crate::room::Link;
-use crate::room::sequencer::{Arrival, Back, Leaving};
 
 /// The broadcaster's end of a cluster.
 #[derive(Debug)]

@@ -14,6 +14,8 @@
 //! The local arms are trivial on purpose: a single server's hot path is the broadcaster
 //! appending to the feed, with nothing in between.
 
+pub mod bridge;
+
 use std::sync::Arc;
 
 use async_channel::Sender;
@@ -21,7 +23,7 @@ use async_channel::Sender;
 use crate::outbox::Outbox;
 use crate::relay::{Entry, Event, Out, Relay};
 use crate::room::Link;
-use crate::room::bridge::Bridge;
+use bridge::Bridge;
 
 /// Who fixes the room's order.
 #[derive(Debug)]
