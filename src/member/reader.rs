@@ -37,8 +37,8 @@ thread_local! {
 enum Got {
     /// Lines (none, if the read ended mid-line).
     Lines(Vec<u8>),
-    /// The end of the member's input, or a broken connection.
-    End,
+    /// The end of the member's input (`Quit`), or a broken connection (`Broken`).
+    End(Why),
 }
 
 /// The reader task.
@@ -101,7 +101,8 @@ impl<T: Transport> Reader<T> {
             let mut buf = scratch.borrow_mut();
             match self.conn.transport.poll_read(cx, &mut buf) {
                 Poll::Pending => None,
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Some(Got::End),
+                Poll::Ready(Ok(0)) => Some(Got::End(Why::Quit)),
+                Poll::Ready(Err(_)) => Some(Got::End(Why::Broken)),
                 Poll::Ready(Ok(n)) => {
                     let mut batch = Vec::with_capacity(n + n / 8 + 16);
                     self.decoder.decode(&buf[..n], &mut batch);
@@ -164,10 +165,10 @@ impl<T: Transport> Future for Reader<T> {
                     this.pending = hand_over(batch, &this.link, this.conn.room());
                     this.yielded = true;
                 }
-                Some(Got::End) => {
+                Some(Got::End(why)) => {
                     let mut last = Vec::new();
                     this.decoder.finish(&mut last);
-                    this.leave(last, Why::Quit);
+                    this.leave(last, why);
                 }
             }
         }

@@ -38,7 +38,8 @@
 //! are out (TCP: FIN; TLS: close_notify then FIN; WebSocket: a Close frame), so the member
 //! reads to the end and nothing is lost. [`Transport::write_now`] writes a last line on the
 //! way out (the too-slow notice) only if it fits at once: it never waits. [`Transport::close`]
-//! closes both directions for good; the member's reader then sees the end.
+//! closes both directions for good; the member's reader then still reads what the member
+//! sent before (a broken connection's last lines are not lost), then sees the end.
 //!
 //! **Costs.** The plain-TCP transport is the model: no copy, no buffer, no lock, one system
 //! call per read and one `writev` per write. A transport is shared through an `Arc` by the

@@ -178,23 +178,25 @@ impl<T: Transport> Writer<T> {
         self.conn.room().progress.wake();
     }
 
-    /// Stops before the member's stream ended, and tells the room why.
+    /// Stops before the member's stream ended.
+    ///
+    /// A member too slow is removed at once: the room tells the broadcaster, which must not
+    /// wait for it. A broken connection is only closed: its reader then reads what the
+    /// member sent before it broke (the kernel still holds it), hands it to the room, and
+    /// leaves, so a member's last lines are never lost to our write failing first.
     fn give_up(&mut self, why: Stop) -> Poll<()> {
         self.stopped();
-        let room = self.conn.room();
-        match why {
-            Stop::TooSlow => {
-                // Tell the room first, so the reader (woken by the close below) cannot
-                // report a plain leave before it.
-                room.gone(self.link.id, Why::TooSlow);
-                let notice = format!(
-                    "{}gochat: disconnected: too slow (more than {} behind the room)\n",
-                    if self.mid_line { "\n" } else { "" },
-                    format_duration(room.config.lag_limit)
-                );
-                self.conn.transport.write_now(notice.as_bytes());
-            }
-            Stop::Broken => room.gone(self.link.id, Why::Broken),
+        if let Stop::TooSlow = why {
+            let room = self.conn.room();
+            // Tell the room first, so the reader (woken by the close below) cannot report a
+            // plain leave before it.
+            room.gone(self.link.id, Why::TooSlow);
+            let notice = format!(
+                "{}gochat: disconnected: too slow (more than {} behind the room)\n",
+                if self.mid_line { "\n" } else { "" },
+                format_duration(room.config.lag_limit)
+            );
+            self.conn.transport.write_now(notice.as_bytes());
         }
         self.conn.transport.close();
         Poll::Ready(())
