@@ -139,6 +139,18 @@ impl Outbox {
         self.segment.next.get().map(|next| next.at)
     }
 
+    /// When the byte at room offset `offset` (at or after this position) was appended, if
+    /// it has been.
+    pub fn appended_at(&self, offset: u64) -> Option<Instant> {
+        let mut segment: &Segment = &self.segment;
+        loop {
+            if offset < segment.end() && offset >= segment.start {
+                return Some(segment.at);
+            }
+            segment = segment.next.get()?;
+        }
+    }
+
     /// Whether any appended byte is still to send.
     pub fn has_pending(&self) -> bool {
         self.pos < self.segment.bytes.len() || self.segment.next.get().is_some()

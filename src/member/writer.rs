@@ -22,6 +22,7 @@ use smol::Timer;
 
 use crate::member::{Conn, Transport};
 use crate::outbox::Outbox;
+use crate::room::history::time_to_take;
 use crate::room::link::Notice;
 use crate::room::{Link, Why};
 use crate::units::format_duration;
@@ -138,11 +139,11 @@ impl<T: Transport> Future for Writer<T> {
                     Step::Failed => return this.give_up(Stop::Broken),
                 },
                 State::Yielded => this.state = State::Delivering,
-                State::Blocked(too_slow) => {
+                State::Blocked(_) => {
                     // An error shows up again on the write itself.
                     if this.conn.transport.poll_write_ready(cx).is_ready() {
                         this.state = State::Delivering;
-                    } else if Pin::new(&mut **too_slow).poll(cx).is_ready() {
+                    } else if this.too_slow(cx) {
                         return this.give_up(Stop::TooSlow);
                     } else {
                         return Poll::Pending;
@@ -202,12 +203,54 @@ impl<T: Transport> Writer<T> {
         Poll::Ready(())
     }
 
-    /// The timer that ends a blocked member's wait: its oldest undelivered line's age
-    /// reaching the lag limit.
+    /// The timer that ends a blocked member's wait.
     fn lag_timer(&self) -> Box<Timer> {
-        let oldest = self.oldest_undelivered().unwrap_or_else(Instant::now);
-        let deadline = oldest.max(self.link.joined) + self.conn.room().config.lag_limit;
-        Box::new(Timer::at(deadline))
+        Box::new(Timer::at(self.lag_deadline()))
+    }
+
+    /// When a blocked member is too slow: when its oldest undelivered line's age reaches
+    /// the lag limit.
+    ///
+    /// A newcomer still taking its history holds nobody back (see [`Link::delivered`]) and
+    /// has time of its own for it, at the slowest rate a link may have ([`time_to_take`]).
+    /// But it may not fall further behind the room's live lines than anyone may: once the
+    /// room has gone `--sendq` past its arrival, the lag limit runs from there, as it would
+    /// for a member the room waits for. So a slow link can join, and a slow newcomer never
+    /// costs the room more than a slow member does.
+    fn lag_deadline(&self) -> Instant {
+        let config = &self.conn.room().config;
+        let joined = self.link.joined;
+        if !self.in_history() {
+            return self
+                .oldest_undelivered()
+                .unwrap_or_else(Instant::now)
+                .max(joined)
+                + config.lag_limit;
+        }
+        let history = joined + time_to_take(self.link.history_bytes()) + config.lag_limit;
+        let past_sendq = self.link.counted_from() + config.sendq as u64;
+        match self.outbox.appended_at(past_sendq) {
+            Some(at) => history.min(at.max(joined) + config.lag_limit),
+            None => history,
+        }
+    }
+
+    /// Whether a blocked member's time is up.
+    fn too_slow(&mut self, cx: &mut Context<'_>) -> bool {
+        // A newcomer's limit may have come closer since it blocked: the room moved on.
+        let refreshed = self.in_history().then(|| self.lag_deadline());
+        let State::Blocked(timer) = &mut self.state else {
+            return false;
+        };
+        if let Some(at) = refreshed {
+            timer.set_at(at);
+        }
+        Pin::new(&mut **timer).poll(cx).is_ready()
+    }
+
+    /// Whether the member is still being sent its history.
+    fn in_history(&self) -> bool {
+        self.outbox.offset() < self.link.counted_from()
     }
 
     /// Writes what is waiting, without blocking: a due notice, or as much of the outbox as

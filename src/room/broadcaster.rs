@@ -76,7 +76,7 @@ impl Broadcaster {
         relay: Option<Relay>,
     ) -> Broadcaster {
         let feed = Feed::new();
-        let history = History::new(room.config.history, &feed);
+        let history = History::new(room.config.history, room.config.history_bytes, &feed);
         let (order, past) = Sequencer::new(relay);
         let mut broadcaster = Broadcaster {
             room,
@@ -448,7 +448,7 @@ impl Broadcaster {
         }
         self.history.note(self.feed.head(), &bytes);
         self.feed.append(bytes, Instant::now());
-        self.history.forget_old();
+        self.history.forget_old(self.feed.head());
         for member in self.roster.members() {
             member.link.waker.wake();
         }

@@ -6,16 +6,37 @@
 //! then everything after, with no gap and nothing twice. Holding the position is what keeps
 //! those lines in memory; without `--history` there is no position, and nothing old is
 //! kept.
+//!
+//! History is bounded twice: by lines (`--history`) and by bytes (`--history-bytes`), the
+//! oldest lines going first, so one member sending long lines cannot make it large. And a
+//! newcomer is given time of its own to take it ([`time_to_take`]), so a slow link can
+//! still join a room with a long history.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use crate::outbox::{Feed, Outbox};
+
+/// The default `--history-bytes`: a screenful of history many times over, and little
+/// enough that a newcomer on a slow link takes it in seconds.
+pub const DEFAULT_HISTORY_BYTES: usize = 256 * 1024;
+
+/// The slowest link a newcomer may have and still be given all of its history: the time it
+/// gets for its history, on top of the lag limit, is its size at this rate.
+pub const NEWCOMER_RATE: u64 = 32 * 1024;
+
+/// How long a newcomer is given to take `bytes` of history, on top of the lag limit.
+pub fn time_to_take(bytes: u64) -> Duration {
+    Duration::from_millis(bytes.saturating_mul(1000) / NEWCOMER_RATE)
+}
 
 /// The room's last lines, as positions in the feed.
 #[derive(Debug)]
 pub struct History {
     /// How many lines to keep (0: none).
     keep: usize,
+    /// How many bytes of lines to keep, at most.
+    max_bytes: u64,
     /// Where each of the last `keep` lines starts, oldest first.
     recent: VecDeque<u64>,
     /// A position at the oldest of those lines; `None` without history.
@@ -23,10 +44,12 @@ pub struct History {
 }
 
 impl History {
-    /// A history of the last `keep` lines of `feed`, from now on.
-    pub fn new(keep: usize, feed: &Feed) -> History {
+    /// A history of the last `keep` lines of `feed` (at most `max_bytes` of them), from now
+    /// on.
+    pub fn new(keep: usize, max_bytes: usize, feed: &Feed) -> History {
         History {
             keep,
+            max_bytes: max_bytes as u64,
             recent: VecDeque::new(),
             oldest: (keep > 0).then(|| feed.outbox()),
         }
@@ -44,14 +67,22 @@ impl History {
         }
     }
 
-    /// Lets go of lines older than the last `keep`, now that the feed holds every line
-    /// [`note`](Self::note) was told of.
-    pub fn forget_old(&mut self) {
+    /// Lets go of lines older than the last `keep`, or that would make it more than
+    /// `max_bytes`, now that the feed holds every line [`note`](Self::note) was told of (up
+    /// to room offset `head`).
+    pub fn forget_old(&mut self, head: u64) {
         if self.recent.len() > self.keep {
             self.recent.drain(..self.recent.len() - self.keep);
         }
-        if let (Some(&oldest), Some(position)) = (self.recent.front(), self.oldest.as_mut()) {
-            position.advance_to(oldest);
+        while self
+            .recent
+            .front()
+            .is_some_and(|&oldest| head - oldest > self.max_bytes)
+        {
+            self.recent.pop_front();
+        }
+        if let Some(position) = self.oldest.as_mut() {
+            position.advance_to(self.recent.front().copied().unwrap_or(head));
         }
     }
 
@@ -80,22 +111,39 @@ mod tests {
     fn append(feed: &mut Feed, history: &mut History, bytes: &[u8]) {
         history.note(feed.head(), bytes);
         feed.append(bytes.to_vec(), Instant::now());
-        history.forget_old();
+        history.forget_old(feed.head());
     }
 
     #[test]
     fn a_newcomer_starts_at_the_last_lines_kept() {
         let mut feed = Feed::new();
-        let mut history = History::new(2, &feed);
+        let mut history = History::new(2, 1024, &feed);
         append(&mut feed, &mut history, b"one\ntwo\n");
         append(&mut feed, &mut history, b"three\n");
         assert_eq!(text(&history.newcomer(&feed)), b"two\nthree\n");
     }
 
     #[test]
+    fn history_is_bounded_by_bytes_too_the_oldest_lines_going_first() {
+        let mut feed = Feed::new();
+        let mut history = History::new(100, 10, &feed);
+        append(&mut feed, &mut history, b"one\ntwo\n");
+        append(&mut feed, &mut history, b"three\nfour\n");
+        assert_eq!(text(&history.newcomer(&feed)), b"four\n");
+        append(&mut feed, &mut history, b"a line longer than ten bytes\n");
+        assert_eq!(text(&history.newcomer(&feed)), b"", "nothing fits");
+    }
+
+    #[test]
+    fn a_newcomer_is_given_time_for_its_history_at_the_slowest_rate() {
+        assert_eq!(time_to_take(0), Duration::ZERO);
+        assert_eq!(time_to_take(NEWCOMER_RATE * 8), Duration::from_secs(8));
+    }
+
+    #[test]
     fn without_history_a_newcomer_starts_at_the_head() {
         let mut feed = Feed::new();
-        let mut history = History::new(0, &feed);
+        let mut history = History::new(0, 1024, &feed);
         append(&mut feed, &mut history, b"one\n");
         let outbox = history.newcomer(&feed);
         assert_eq!(outbox.offset(), feed.head());

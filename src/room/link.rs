@@ -37,6 +37,9 @@ pub struct Link {
     /// Where the room starts waiting for this member: the end of its arrival. The history
     /// a newcomer receives first is older than that, and holds nobody back.
     counted_from: AtomicU64,
+    /// Bytes of history the member was given on joining: it has time of its own to take
+    /// them.
+    history_bytes: AtomicU32,
     /// Bytes of notices queued and not yet written. The reader stops passing on commands
     /// while this is large, so a member cannot make the room queue answers it never reads.
     private_bytes: AtomicU32,
@@ -83,6 +86,7 @@ impl Link {
             joined: Instant::now(),
             delivered: AtomicU64::new(u64::MAX),
             counted_from: AtomicU64::new(0),
+            history_bytes: AtomicU32::new(0),
             private_bytes: AtomicU32::new(0),
             commands: AtomicU32::new(0),
             private_waker: AtomicWaker::new(),
@@ -101,6 +105,11 @@ impl Link {
     /// its own arrival line, the room offsets `arrival`.
     pub fn start(&self, from: u64, greeting: Vec<u8>, arrival: Range<u64>) {
         self.counted_from.store(arrival.end, Ordering::Release);
+        let history = arrival.start.saturating_sub(from);
+        self.history_bytes.store(
+            u32::try_from(history).unwrap_or(u32::MAX),
+            Ordering::Release,
+        );
         self.delivered.store(from, Ordering::Release);
         let skip = arrival.end - arrival.start;
         if from == arrival.start {
@@ -149,14 +158,16 @@ impl Link {
         self.private_waker.wake();
     }
 
-    /// How far the writer has got, as far as holding the room back goes (history does not
-    /// count), or `u64::MAX` if it is not running.
+    /// How far the writer has got, as far as holding the room back goes, or `u64::MAX` if
+    /// it holds nobody back: its writer is not running, or it is still being sent its
+    /// history (a newcomer on a slow link must not stall the room; its writer bounds how
+    /// far behind it may fall).
     pub fn delivered(&self) -> u64 {
-        if self.writer_stopped() {
+        let delivered = self.delivered.load(Ordering::Acquire);
+        if self.writer_stopped() || delivered < self.counted_from.load(Ordering::Acquire) {
             u64::MAX
         } else {
-            let delivered = self.delivered.load(Ordering::Acquire);
-            delivered.max(self.counted_from.load(Ordering::Acquire))
+            delivered
         }
     }
 
@@ -166,6 +177,16 @@ impl Link {
     }
 
     // ---- What the writer does.
+
+    /// Where the room's lines for this member start to count: before it, its history.
+    pub fn counted_from(&self) -> u64 {
+        self.counted_from.load(Ordering::Acquire)
+    }
+
+    /// How many bytes of history it was given on joining.
+    pub fn history_bytes(&self) -> u64 {
+        u64::from(self.history_bytes.load(Ordering::Acquire))
+    }
 
     /// Where the member's stream ends (`u64::MAX` while it is in the room).
     pub fn end(&self) -> u64 {

@@ -65,6 +65,8 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// How many of the room's last lines a newcomer gets.
     pub history: usize,
+    /// How many bytes of them, at most.
+    pub history_bytes: usize,
     /// Whether to log every join and leave.
     pub verbose: bool,
 }

@@ -31,6 +31,7 @@ fn config() -> Config {
         max_clients: 100,
         idle_timeout: None,
         history: 0,
+        history_bytes: 1 << 20,
         verbose: false,
     }
 }
@@ -284,4 +285,34 @@ fn shutdown_tells_everyone_and_ends_every_stream() {
     let (reply, outbox) = async_channel::bounded(1);
     bench.tell(Msg::Join { link, reply });
     assert!(outbox.try_recv().is_err(), "no one new is let in");
+}
+
+#[test]
+fn a_newcomer_taking_its_history_holds_nobody_back() {
+    let bench = Bench::new(Config {
+        history: 100,
+        sendq: 64,
+        ..config()
+    });
+    let mut ada = bench.join("a:1");
+    ada.read();
+    let line = format!("{}\n", "x".repeat(40));
+    bench.say(&ada, &line);
+    ada.read();
+    bench.say(&ada, &line);
+    ada.read();
+    // Bob joins and is owed the history, but reads nothing yet.
+    let mut bob = bench.join("b:2");
+    assert_eq!(ada.read(), "b:2 has arrived\n");
+    for _ in 0..3 {
+        bench.say(&ada, &line);
+        assert_eq!(ada.read(), format!("a:1: {line}"), "the room goes on");
+    }
+    let owed = bob.read();
+    assert!(owed.starts_with("You are b:2\n"), "{owed}");
+    assert_eq!(
+        owed.lines().count(),
+        1 + 3 + 3,
+        "greeting, history (ada's arrival and 2 lines), live lines: {owed}"
+    );
 }

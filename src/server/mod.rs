@@ -165,6 +165,7 @@ pub fn config_from(args: &ServeArgs) -> Result<(Config, Option<String>), Error> 
         max_clients,
         idle_timeout: args.idle_timeout,
         history: args.history,
+        history_bytes: room::history::DEFAULT_HISTORY_BYTES,
         verbose: args.verbose,
     };
     Ok((config, lowered))
