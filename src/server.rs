@@ -141,7 +141,7 @@ fn config_from(args: &ServeArgs) -> Result<(Config, Option<String>), Error> {
             "--history must be at most {MAX_HISTORY} lines"
         )));
     }
-    if chat::check_name(&args.room).is_err() {
+    if !chat::follows_name_rule(&args.room) {
         return Err(Error::Usage(format!(
             "--room: invalid room name {:?}: room {}",
             args.room,
