@@ -1,50 +1,9 @@
-//! The line format: the one place that knows what a line is.
-//!
-//! Both sides of gochat speak plain text lines, as the Go chat server it descends from does.
-//! This module owns every rule about those lines, so the server's readers, the client's
-//! stdin pipe and the client's terminal output all apply exactly the same ones:
-//!
-//! - **Framing.** A line ends at `\n`; a `\r` right before it is dropped (telnet sends CRLF).
-//!   Input that ends without a newline still yields its last line ([`LineDecoder::finish`]).
-//! - **Length.** No line is longer than `max_line` bytes. A longer one is cut into pieces of
-//!   at most `max_line` bytes, each cut on a UTF-8 character boundary; nothing is dropped.
-//!   The decoder never holds more than `max_line` bytes of an unfinished line (plus up to
-//!   three bytes of a split character), whatever the input.
-//! - **Sanitizing.** Bytes that are not UTF-8 become U+FFFD. Control characters (C0 except
-//!   TAB, DEL and C1) are shown in caret notation (`^[` for ESC, `^?` for DEL, `M-^[` for
-//!   U+009B) instead of being passed on, so no member can drive another's terminal.
-//!
-//! Decoded lines are written to an output buffer as `text\n`, one after another. Sanitized
-//! text never contains a control character, so `\n` is an unambiguous separator and the
-//! buffer is at once a batch of lines and valid wire bytes.
-//!
-//! # Examples
-//!
-//! ```
-//! use gochat::codec::LineDecoder;
-//!
-//! let mut decoder = LineDecoder::new(4096);
-//! let mut out = Vec::new();
-//! decoder.decode(b"hello\r\nclear \x1b[2J", &mut out);
-//! decoder.decode(b" screen\n", &mut out);
-//! assert_eq!(out, b"hello\nclear ^[[2J screen\n");
-//! ```
+//! [`LineDecoder`]: a byte stream in, bounded lines out. It owns framing (`\n`, `\r\n`, a
+//! last line without `\n`) and length (cutting a long line into pieces, never inside a
+//! character or a shown form); what each character becomes is `safe.rs`'s to say.
 
-/// The longest line, in bytes, unless the user says otherwise: long enough for any line a
-/// person types or a log file holds, small enough that thousands of members' unfinished
-/// lines stay cheap.
-pub const DEFAULT_MAX_LINE: usize = 4096;
-
-/// The smallest `max_line` accepted: every sanitized character (at most 4 bytes, as in
-/// `M-^[` or a 4-byte UTF-8 scalar) must fit in one piece, with room to spare.
-pub const MIN_MAX_LINE: usize = 16;
-
-/// The largest `max_line` accepted: a line is buffered whole per member, so this bounds
-/// the memory one member can pin.
-pub const MAX_MAX_LINE: usize = 1 << 20;
-
-/// What U+FFFD REPLACEMENT CHARACTER looks like in UTF-8.
-const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+use super::safe::{REPLACEMENT, is_continuation, is_utf8_prefix, safe_prefix_len, utf8_len};
+use super::{MAX_MAX_LINE, MIN_MAX_LINE};
 
 /// Turns a byte stream into bounded, sanitized lines.
 ///
@@ -285,79 +244,10 @@ impl LineDecoder {
     }
 }
 
-/// Sanitizes one complete piece of text for display: the same rules as [`LineDecoder`],
-/// with every `\n` treated as a line end. Handy for text that does not come from a stream.
-///
-/// ```
-/// assert_eq!(gochat::codec::sanitize(b"bell\x07"), "bell^G\n");
-/// ```
-pub fn sanitize(text: &[u8]) -> String {
-    let mut decoder = LineDecoder::new(MAX_MAX_LINE);
-    let mut out = Vec::with_capacity(text.len() + 1);
-    decoder.decode(text, &mut out);
-    decoder.finish(&mut out);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Iterates over the lines of a decoded batch (`text\n` repeated), without their newlines.
-pub fn lines(batch: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = batch.strip_suffix(b"\n").unwrap_or(batch);
-    let empty = batch.is_empty();
-    body.split(|&b| b == b'\n').filter(move |_| !empty)
-}
-
-/// How many leading bytes of `bytes` are safe to pass on unchanged: printable ASCII, TAB,
-/// and any UTF-8 character outside C0, DEL and C1. Stops before a byte that needs a look.
-fn safe_prefix_len(bytes: &[u8]) -> usize {
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if (0x20..0x7f).contains(&b) || b == b'\t' {
-            i += 1;
-            continue;
-        }
-        if b < 0x80 {
-            return i;
-        }
-        let len = utf8_len(b);
-        if len < 2 || i + len > bytes.len() {
-            return i;
-        }
-        let seq = &bytes[i..i + len];
-        if std::str::from_utf8(seq).is_err() || (b == 0xc2 && seq[1] < 0xa0) {
-            return i; // invalid, or a C1 control (U+0080..=U+009F)
-        }
-        i += len;
-    }
-    i
-}
-
-/// The length of the UTF-8 sequence a leading byte announces (1 for anything else).
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0xc2..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf4 => 4,
-        _ => 1,
-    }
-}
-
-/// Whether `bytes` is valid UTF-8 so far: a whole character, or the start of one.
-fn is_utf8_prefix(bytes: &[u8]) -> bool {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => true,
-        Err(e) => e.error_len().is_none(),
-    }
-}
-
-/// Whether `b` continues a UTF-8 sequence.
-fn is_continuation(b: u8) -> bool {
-    (0x80..0xc0).contains(&b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::lines;
 
     fn decode_all(max_line: usize, chunks: &[&[u8]]) -> Vec<u8> {
         let mut decoder = LineDecoder::new(max_line);
@@ -485,19 +375,5 @@ mod tests {
         decoder.finish(&mut out);
         assert!(lines(&out).all(|line| line.len() == 64));
         assert_eq!(out.len(), 1000 * 1000 / 64 * 65);
-    }
-
-    #[test]
-    fn lines_iterates_a_batch() {
-        let got: Vec<&[u8]> = lines(b"a\n\nbc\n").collect();
-        assert_eq!(got, vec![&b"a"[..], b"", b"bc"]);
-        assert_eq!(lines(b"").count(), 0);
-        assert_eq!(lines(b"\n").count(), 1);
-    }
-
-    #[test]
-    fn sanitize_is_idempotent() {
-        let once = sanitize(b"\x1b[31mred\x1b[0m \xff\x00");
-        assert_eq!(sanitize(once.as_bytes()), once);
     }
 }
