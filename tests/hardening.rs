@@ -5,9 +5,12 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::thread;
 
-use common::{Member, Server, closed_port, run};
+use common::{Client, Member, PATIENCE, Server, closed_port, run, tool, wait_child};
 
 /// Whether a line from the room would pass for the room's own words: a notice
 /// (`gochat: ...`, in any case) or an address arriving or leaving, even read carelessly
@@ -120,4 +123,66 @@ fn connect_refuses_a_reserved_name_as_bad_usage() {
             format!("gochat: --name: name {name:?} is reserved: {why}\n")
         );
     }
+}
+
+/// A line that reads `127.0.0.1 has left` on a terminal that obeys U+202E (right-to-left
+/// override), and hides a zero-width space and a BOM in a word.
+const TROJAN: &str = "\u{202E}tfel sah 1.0.0.721\u{202C} ad\u{200B}min\u{FEFF}\u{2028}x";
+
+/// The same line, as the room shows it.
+const TROJAN_SHOWN: &str = "<U+202E>tfel sah 1.0.0.721<U+202C> ad<U+200B>min<U+FEFF><U+2028>x";
+
+#[test]
+fn bidi_and_invisible_characters_reach_others_visibly() {
+    let room = Server::start(&[]);
+    let (mut watcher, mut mallory) = watcher_and_member(&room);
+    mallory.say(TROJAN);
+    watcher.expect(&format!("{}: {TROJAN_SHOWN}", mallory.name));
+    mallory.expect(&format!("{}: {TROJAN_SHOWN}", mallory.name));
+    // Emoji sequences and Persian spelling keep their joiners.
+    let joined = "❤\u{FE0F}\u{200D}🔥 می\u{200C}خواهم";
+    mallory.say(joined);
+    watcher.expect(&format!("{}: {joined}", mallory.name));
+}
+
+#[test]
+fn connect_on_a_terminal_shows_a_servers_bidi_characters_visibly() {
+    // A server that does not sanitize: it sends the line as it is, and closes.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let _ = conn.write_all(format!("{TROJAN}\n").as_bytes());
+        }
+    });
+    let Some(script) = tool("script") else {
+        // Still serve the connection a piped client makes, then stop.
+        let client = Client::start(addr, &[]);
+        let (_, out, _) = client.finish(PATIENCE);
+        assert_eq!(
+            out,
+            format!("{TROJAN}\n"),
+            "a pipe gets the bytes unchanged"
+        );
+        let _ = server.join();
+        return;
+    };
+    let command = format!(
+        "{} connect {addr} < /dev/null",
+        env!("CARGO_BIN_EXE_gochat")
+    );
+    let mut child = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start script");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let _ = server.join();
+    assert!(wait_child(&mut child, PATIENCE).success());
+    let shown = reader.join().unwrap_or_default();
+    assert!(shown.contains(TROJAN_SHOWN), "{shown:?}");
+    assert!(!shown.contains('\u{202E}'), "{shown:?}");
 }

@@ -2,7 +2,10 @@
 //! last line without `\n`) and length (cutting a long line into pieces, never inside a
 //! character or a shown form); what each character becomes is `safe.rs`'s to say.
 
-use super::safe::{REPLACEMENT, is_continuation, is_utf8_prefix, safe_prefix_len, utf8_len};
+use super::safe::{
+    REPLACEMENT, caret, first_char, is_continuation, is_utf8_prefix, joiner, joins,
+    safe_prefix_len, shown, utf8_len,
+};
 use super::{MAX_MAX_LINE, MIN_MAX_LINE};
 
 /// Turns a byte stream into bounded, sanitized lines.
@@ -183,8 +186,7 @@ impl LineDecoder {
             let b = rest[0];
             if b < 0x80 {
                 // C0 control (TAB is safe, `\n` never reaches here) or DEL.
-                let caret = [b'^', if b == 0x7f { b'?' } else { b + 0x40 }];
-                self.push_unit(&caret, out);
+                self.push_unit(caret(b).as_bytes(), out);
                 rest = &rest[1..];
                 continue;
             }
@@ -202,12 +204,32 @@ impl LineDecoder {
                     continue;
                 }
             }
-            // A valid character that `safe_prefix_len` stopped at: only C1 controls do.
-            let (second, len) = (rest[1], 2);
-            let caret = [b'M', b'-', b'^', second - 0x80 + 0x40];
-            self.push_unit(&caret, out);
+            // A valid character that `safe_prefix_len` stopped at.
+            let len = utf8_len(b);
+            if let Some(c) = first_char(rest) {
+                self.push_char(c, &rest[..len], out);
+            }
             rest = &rest[len..];
         }
+    }
+
+    /// Appends character `c` (whose UTF-8 is `raw`), which does not pass as it is: a joiner
+    /// where it joins the character before it in the same piece, its shown form otherwise
+    /// (so no piece starts with an invisible joiner).
+    fn push_char(&mut self, c: char, raw: &[u8], out: &mut Vec<u8>) {
+        let fits = self.line.len() + raw.len() <= self.max_line;
+        if joiner(c) && fits && self.last_char().is_some_and(joins) {
+            self.push_unit(raw, out);
+        } else {
+            self.push_unit(shown(c).as_bytes(), out);
+        }
+    }
+
+    /// The last character of the current line (which is sanitized, so valid UTF-8).
+    fn last_char(&self) -> Option<char> {
+        let tail = &self.line[self.line.len().saturating_sub(4)..];
+        let start = tail.iter().rposition(|&b| !is_continuation(b))?;
+        first_char(&tail[start..])
     }
 
     /// Appends a run of bytes that need no change, cutting on character boundaries.
@@ -305,6 +327,100 @@ mod tests {
             decode_all(4096, &["csi\u{9b}2J\n".as_bytes()]),
             b"csiM-^[2J\n"
         );
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_are_shown_by_their_code_point() {
+        // Trojan-source reordering: shown, so the line reads as it is.
+        assert_eq!(
+            decode_all(4096, &["a\u{202E}1.0.0.721\u{202C}b\n".as_bytes()]),
+            b"a<U+202E>1.0.0.721<U+202C>b\n"
+        );
+        let shown = [
+            ('\u{202A}', "<U+202A>"),
+            ('\u{202D}', "<U+202D>"),
+            ('\u{2066}', "<U+2066>"),
+            ('\u{2069}', "<U+2069>"),
+            ('\u{200E}', "<U+200E>"),
+            ('\u{200F}', "<U+200F>"),
+            ('\u{061C}', "<U+061C>"),
+            ('\u{200B}', "<U+200B>"),
+            ('\u{2060}', "<U+2060>"),
+            ('\u{2064}', "<U+2064>"),
+            ('\u{FEFF}', "<U+FEFF>"),
+            ('\u{180E}', "<U+180E>"),
+            ('\u{00AD}', "<U+00AD>"),
+            ('\u{034F}', "<U+034F>"),
+            ('\u{3164}', "<U+3164>"),
+            ('\u{FFA0}', "<U+FFA0>"),
+            ('\u{FFF9}', "<U+FFF9>"),
+            ('\u{1D173}', "<U+1D173>"),
+            ('\u{E0041}', "<U+E0041>"),
+            // Line and paragraph separators: no member starts a line of its own.
+            ('\u{2028}', "<U+2028>"),
+            ('\u{2029}', "<U+2029>"),
+        ];
+        for (c, want) in shown {
+            let input = format!("x{c}y\n");
+            let want = format!("x{want}y\n");
+            assert_eq!(
+                decode_all(4096, &[input.as_bytes()]),
+                want.as_bytes(),
+                "{c:?}"
+            );
+            assert_eq!(decode_bytewise(4096, input.as_bytes()), want.as_bytes());
+        }
+        // Visible characters and the emoji variation selector pass as they are.
+        for fine in ["é€🦀", "日本語", "❤️", "1️⃣", "\u{00A0}", "\u{3000}"] {
+            let input = format!("{fine}\n");
+            assert_eq!(decode_all(4096, &[input.as_bytes()]), input.as_bytes());
+        }
+    }
+
+    #[test]
+    fn joiners_pass_only_where_they_join() {
+        // Emoji sequences and Persian or Hindi spelling keep their joiners.
+        for fine in [
+            "❤️\u{200D}🔥",
+            "👨\u{200D}👩\u{200D}👧",
+            "🏃🏽\u{200D}♂️",
+            "می\u{200C}خواهم",
+            "क्\u{200D}ष",
+        ] {
+            let input = format!("{fine}\n");
+            assert_eq!(
+                decode_all(4096, &[input.as_bytes()]),
+                input.as_bytes(),
+                "{fine}"
+            );
+            assert_eq!(decode_bytewise(4096, input.as_bytes()), input.as_bytes());
+        }
+        // Anywhere else they are invisible, so they are shown.
+        assert_eq!(
+            decode_all(4096, &["ad\u{200D}min\n".as_bytes()]),
+            b"ad<U+200D>min\n"
+        );
+        assert_eq!(
+            decode_all(4096, &["\u{200C}x\n".as_bytes()]),
+            b"<U+200C>x\n"
+        );
+        // A joiner joins one character: a second one in a row is shown.
+        assert_eq!(
+            decode_all(4096, &["🔥\u{200D}\u{200D}\n".as_bytes()]),
+            "🔥\u{200D}<U+200D>\n".as_bytes()
+        );
+    }
+
+    #[test]
+    fn shown_code_points_are_never_split_across_pieces() {
+        // 12 bytes, then 8 that do not fit in a piece of 16: they start the next one.
+        let out = decode_all(16, &["0123456789ab\u{202E}cd\n".as_bytes()]);
+        assert_eq!(out, b"0123456789ab\n<U+202E>cd\n");
+        let out = decode_all(16, &["0123456\u{E0041}\n".as_bytes()]);
+        assert_eq!(out, b"0123456<U+E0041>\n");
+        // A joiner cut from what it joins would start a piece invisibly: it is shown.
+        let out = decode_all(16, &["0123456789ab🔥\u{200D}🔥\n".as_bytes()]);
+        assert_eq!(out, "0123456789ab🔥\n<U+200D>🔥\n".as_bytes());
     }
 
     #[test]

@@ -12,7 +12,11 @@
 //!   three bytes of a split character), whatever the input.
 //! - **Sanitizing.** Bytes that are not UTF-8 become U+FFFD. Control characters (C0 except
 //!   TAB, DEL and C1) are shown in caret notation (`^[` for ESC, `^?` for DEL, `M-^[` for
-//!   U+009B) instead of being passed on, so no member can drive another's terminal.
+//!   U+009B) instead of being passed on, so no member can drive another's terminal. Bidi
+//!   controls, line separators and invisible characters are shown by code point
+//!   (`<U+202E>`), so no line can display differently from what it says; only the
+//!   joiners pass where they join (emoji sequences, Arabic and Indic spelling).
+//!   A shown form is never cut across pieces.
 //!
 //! The parts: [`LineDecoder`] (`decoder.rs`) frames and cuts; `safe.rs` says which
 //! characters pass as they are and how the others are shown.
@@ -38,8 +42,8 @@
 /// lines stay cheap.
 pub const DEFAULT_MAX_LINE: usize = 4096;
 
-/// The smallest `max_line` accepted: every sanitized character (at most 4 bytes, as in
-/// `M-^[` or a 4-byte UTF-8 scalar) must fit in one piece, with room to spare.
+/// The smallest `max_line` accepted: every sanitized character (at most 10 bytes, as in
+/// `<U+E0041>`, `M-^[` or a 4-byte UTF-8 scalar) must fit in one piece, with room to spare.
 pub const MIN_MAX_LINE: usize = 16;
 
 /// The largest `max_line` accepted: a line is buffered whole per member, so this bounds
