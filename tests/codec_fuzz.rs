@@ -213,3 +213,82 @@ proptest! {
         prop_assert_eq!(&decode_split(max_line, &once, &[]), &once);
     }
 }
+
+/// Telnet commands as a telnet sends them: two-byte commands (IP, BRK, AYT, ..., and EOF,
+/// SUSP, ABORT), option negotiation, and subnegotiations with their 0xFF doubled.
+fn telnet_command() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (0xf0u8..=0xf9).prop_map(|c| vec![0xff, c]),
+        (236u8..=238).prop_map(|c| vec![0xff, c]),
+        (251u8..=254, any::<u8>()).prop_map(|(verb, option)| vec![0xff, verb, option]),
+        (0u8..255, prop::collection::vec(any::<u8>(), 0..40)).prop_map(|(option, body)| {
+            let mut command = vec![0xff, 0xfa, option];
+            command.extend(escape_iac(&body));
+            command.extend([0xff, 0xf0]);
+            command
+        }),
+    ]
+}
+
+/// Data as telnet sends it: 0xFF doubled.
+fn escape_iac(data: &[u8]) -> Vec<u8> {
+    data.iter()
+        .flat_map(|&b| if b == 0xff { vec![0xff, 0xff] } else { vec![b] })
+        .collect()
+}
+
+/// Decodes `input` split at `cuts`, with telnet's commands dropped.
+fn decode_telnet_split(max_line: usize, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut decoder = LineDecoder::new(max_line).with_telnet();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for cut in cuts.into_iter().chain([input.len()]) {
+        decoder.decode(&input[from..cut], &mut out);
+        from = cut;
+    }
+    decoder.finish(&mut out);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn telnet_commands_anywhere_leave_the_text_as_it_was(
+        input in chat_bytes(),
+        commands in prop::collection::vec((any::<usize>(), telnet_command()), 0..8),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+        max_line in 16usize..64,
+    ) {
+        let mut at: Vec<(usize, Vec<u8>)> = commands
+            .into_iter()
+            .map(|(i, command)| (i % (input.len() + 1), command))
+            .collect();
+        at.sort_by_key(|(i, _)| *i);
+        let mut stream = Vec::new();
+        let mut from = 0;
+        for (i, command) in at {
+            stream.extend(escape_iac(&input[from..i]));
+            stream.extend(command);
+            from = i;
+        }
+        stream.extend(escape_iac(&input[from..]));
+        let want = decode_split(max_line, &input, &[]);
+        let got = decode_telnet_split(max_line, &stream, &cuts);
+        prop_assert_eq!(&got, &want);
+        check_output(&got, max_line);
+    }
+
+    #[test]
+    fn with_telnet_arbitrary_bytes_stay_bounded_and_never_hold_iac(
+        input in prop::collection::vec(any::<u8>(), 0..2000),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+        max_line in 16usize..80,
+    ) {
+        let out = decode_telnet_split(max_line, &input, &cuts);
+        check_output(&out, max_line);
+        prop_assert!(!out.contains(&0xff), "IAC in the output");
+    }
+}

@@ -186,3 +186,94 @@ fn connect_on_a_terminal_shows_a_servers_bidi_characters_visibly() {
     assert!(shown.contains(TROJAN_SHOWN), "{shown:?}");
     assert!(!shown.contains('\u{202E}'), "{shown:?}");
 }
+
+/// What telnet(1) sends for `before ctrl-c`, Ctrl-C, `after ctrl-c` (seen on the wire):
+/// Ctrl-C is IAC IP, then IAC DO TIMING-MARK. A telnet that negotiates adds more: here
+/// IAC WILL NAWS and a window size (IAC SB NAWS 0 80 0 24 IAC SE).
+const TELNET_BYTES: &[u8] = b"\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0before ctrl-c\r\n\
+    \xff\xf4\xff\xfd\x06after ctrl-c\r\n";
+
+#[test]
+#[ignore = "needs src/member.rs to build its decoder with .with_telnet() (issue 14, item 7)"]
+fn telnets_commands_never_reach_the_room() {
+    let room = Server::start(&[]);
+    let (mut watcher, mut telnet) = watcher_and_member(&room);
+    // Byte by byte: a command split across reads is still one command.
+    for byte in TELNET_BYTES {
+        telnet.send(&[*byte]);
+    }
+    watcher.expect(&format!("{}: before ctrl-c", telnet.name));
+    watcher.expect(&format!("{}: after ctrl-c", telnet.name));
+    // IAC IAC is the byte 0xFF: not UTF-8, so U+FFFD, as from nc.
+    telnet.send(b"\xff\xffend\r\n");
+    watcher.expect(&format!("{}: \u{FFFD}end", telnet.name));
+}
+
+#[test]
+#[ignore = "needs src/member.rs to build its decoder with .with_telnet() (issue 14, item 7)"]
+fn ctrl_c_in_real_telnet_is_not_text() {
+    let (Some(script), Some(telnet)) = (tool("script"), tool("telnet")) else {
+        return;
+    };
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    // script(1) gives telnet a terminal, so Ctrl-C is a signal that telnet turns into IAC IP.
+    let command = format!(
+        "{} {} {}",
+        telnet.display(),
+        room.addr.ip(),
+        room.addr.port()
+    );
+    let mut terminal = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start script");
+    let mut keys = terminal.stdin.take().expect("stdin is piped");
+    let mut screen = terminal.stdout.take().expect("stdout is piped");
+    let shown = thread::spawn(move || std::io::read_to_string(&mut screen).unwrap_or_default());
+    let arrived = watcher.line();
+    let name = arrived
+        .strip_suffix(" has arrived")
+        .expect("an arrival")
+        .to_string();
+    keys.write_all(b"before ctrl-c\n").expect("type");
+    watcher.expect(&format!("{name}: before ctrl-c"));
+    keys.write_all(b"\x03").expect("type Ctrl-C");
+    keys.write_all(b"after ctrl-c\n").expect("type");
+    watcher.expect(&format!("{name}: after ctrl-c"));
+    let _ = terminal.kill();
+    let _ = terminal.wait();
+    // Nothing else came from telnet: the next line is its leaving.
+    watcher.expect(&format!("{name} has left"));
+    drop(keys);
+    let _ = shown.join();
+}
+
+#[test]
+fn the_room_never_sends_iac() {
+    let room = Server::start(&[]);
+    let (mut watcher, mut member) = watcher_and_member(&room);
+    // 0xFF in every position telnet could use it, and invalid UTF-8 around it.
+    member.send(b"\xff\xff\xff\xf4\xff\xfb\x01\xff\xfa\x18\xff\xf0 \xfe\xff\xc3\xff\xed\xa0\x80\n");
+    member.send(TELNET_BYTES);
+    member.send(b"/nick \xff\xff\n/me \xff\xfd\x06\n/who\n");
+    member.finish_sending();
+    let echoed = member.read_to_end(PATIENCE);
+    let left = format!("{} has left\n", member.name);
+    let mut heard = Vec::new();
+    while !heard.ends_with(left.as_bytes()) {
+        let line = watcher.raw_line(PATIENCE).expect("a line");
+        assert!(!line.is_empty(), "the room closed the watcher");
+        heard.extend(line);
+    }
+    for bytes in [&heard, &echoed] {
+        assert!(!bytes.contains(&0xff), "IAC sent: {bytes:x?}");
+        assert!(std::str::from_utf8(bytes).is_ok(), "not UTF-8: {bytes:x?}");
+    }
+    // And the room answered as ever.
+    let echoed = String::from_utf8_lossy(&echoed);
+    assert!(echoed.contains("\ngochat: 2 here: "), "{echoed}");
+}

@@ -6,6 +6,7 @@ use super::safe::{
     REPLACEMENT, caret, first_char, is_continuation, is_utf8_prefix, joiner, joins,
     safe_prefix_len, shown, utf8_len,
 };
+use super::telnet::Telnet;
 use super::{MAX_MAX_LINE, MIN_MAX_LINE};
 
 /// Turns a byte stream into bounded, sanitized lines.
@@ -14,14 +15,17 @@ use super::{MAX_MAX_LINE, MIN_MAX_LINE};
 /// depend on where the chunks are split.
 #[derive(Debug, Clone)]
 pub struct LineDecoder {
-    /// The longest line we emit, in bytes.
-    max_line: usize,
+    /// The longest line we emit, in bytes (at most [`MAX_MAX_LINE`], so 32 bits hold it
+    /// and the decoder stays 40 bytes).
+    max_line: u32,
     /// The sanitized text of the line not yet ended; never longer than `max_line`.
     line: Vec<u8>,
     /// Raw bytes held back at the end of a chunk because the next chunk decides what they
     /// mean: the start of a UTF-8 sequence split across reads, or a `\r` that may be
     /// followed by `\n`. At most three bytes.
     carry: Carry,
+    /// Only [`with_telnet`](Self::with_telnet): where the input stands in telnet's syntax.
+    telnet: Option<Telnet>,
 }
 
 /// A few held-back bytes, kept inline: every member has a decoder, so it stays small.
@@ -69,15 +73,34 @@ impl LineDecoder {
     /// `max_line` is clamped to [`MIN_MAX_LINE`]`..=`[`MAX_MAX_LINE`].
     pub fn new(max_line: usize) -> Self {
         LineDecoder {
-            max_line: max_line.clamp(MIN_MAX_LINE, MAX_MAX_LINE),
+            max_line: u32::try_from(max_line.clamp(MIN_MAX_LINE, MAX_MAX_LINE)).unwrap_or(u32::MAX),
             line: Vec::new(),
             carry: Carry::default(),
+            telnet: None,
         }
+    }
+
+    /// The same decoder, that also drops telnet's commands and option negotiation from
+    /// its input (see `telnet.rs`), whatever reads they are split across: for what members
+    /// send to the server, where telnet is a client. `IAC IAC` stays the byte 0xFF.
+    ///
+    /// ```
+    /// use gochat::codec::LineDecoder;
+    ///
+    /// // What telnet sends for Ctrl-C: IAC IP, IAC DO TIMING-MARK.
+    /// let mut decoder = LineDecoder::new(4096).with_telnet();
+    /// let mut out = Vec::new();
+    /// decoder.decode(b"\xff\xf4\xff\xfd\x06after ctrl-c\r\n", &mut out);
+    /// assert_eq!(out, b"after ctrl-c\n");
+    /// ```
+    pub fn with_telnet(mut self) -> Self {
+        self.telnet = Some(Telnet::Data);
+        self
     }
 
     /// The longest line this decoder emits.
     pub fn max_line(&self) -> usize {
-        self.max_line
+        self.max_line as usize
     }
 
     /// Bytes of unfinished input held, waiting for the rest of their line.
@@ -87,10 +110,14 @@ impl LineDecoder {
 
     /// Decodes `input`, appending every line it completes to `out` as `text\n`.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let mut scratch = Vec::new();
+        let mut input = match self.telnet.as_mut() {
+            Some(telnet) => telnet.strip(input, &mut scratch),
+            None => input,
+        };
         if input.is_empty() {
-            return;
+            return; // nothing new: what is carried still waits for what comes next
         }
-        let mut input = input;
         if !self.carry.is_empty() {
             input = self.resolve_carry(input, out);
         }
@@ -116,7 +143,7 @@ impl LineDecoder {
         } else {
             self.push_text(input, false, out);
         }
-        if self.line.is_empty() && self.line.capacity() > 2 * self.max_line.min(4096) {
+        if self.line.is_empty() && self.line.capacity() > 2 * self.max_line().min(4096) {
             // Give back what a burst of long lines grew, so an idle member stays small.
             self.line = Vec::new();
         }
@@ -217,7 +244,7 @@ impl LineDecoder {
     /// where it joins the character before it in the same piece, its shown form otherwise
     /// (so no piece starts with an invisible joiner).
     fn push_char(&mut self, c: char, raw: &[u8], out: &mut Vec<u8>) {
-        let fits = self.line.len() + raw.len() <= self.max_line;
+        let fits = self.line.len() + raw.len() <= self.max_line();
         if joiner(c) && fits && self.last_char().is_some_and(joins) {
             self.push_unit(raw, out);
         } else {
@@ -235,7 +262,7 @@ impl LineDecoder {
     /// Appends a run of bytes that need no change, cutting on character boundaries.
     fn push_run(&mut self, mut run: &[u8], out: &mut Vec<u8>) {
         while !run.is_empty() {
-            let room = self.max_line - self.line.len();
+            let room = self.max_line() - self.line.len();
             if run.len() <= room {
                 self.line.extend_from_slice(run);
                 return;
@@ -252,7 +279,7 @@ impl LineDecoder {
 
     /// Appends one indivisible unit (a replacement or caret notation).
     fn push_unit(&mut self, unit: &[u8], out: &mut Vec<u8>) {
-        if self.line.len() + unit.len() > self.max_line {
+        if self.line.len() + unit.len() > self.max_line() {
             self.end_line(out);
         }
         self.line.extend_from_slice(unit);
@@ -270,6 +297,7 @@ impl LineDecoder {
 mod tests {
     use super::*;
     use crate::codec::lines;
+    use crate::codec::telnet::MAX_SUBNEGOTIATION;
 
     fn decode_all(max_line: usize, chunks: &[&[u8]]) -> Vec<u8> {
         let mut decoder = LineDecoder::new(max_line);
@@ -421,6 +449,85 @@ mod tests {
         // A joiner cut from what it joins would start a piece invisibly: it is shown.
         let out = decode_all(16, &["0123456789ab🔥\u{200D}🔥\n".as_bytes()]);
         assert_eq!(out, "0123456789ab🔥\n<U+200D>🔥\n".as_bytes());
+    }
+
+    /// What telnet(1) sent for `hello`, Ctrl-C, `after ctrl-c`, Ctrl-Z and Ctrl-\\ (seen on
+    /// the wire): IAC IP, IAC SUSP and IAC BRK, each followed by IAC DO TIMING-MARK.
+    const TELNET_SESSION: &[u8] = b"hello\r\n\xff\xf4\xff\xfd\x06after ctrl-c\r\n\
+        \xff\xed\xff\xfd\x06\xff\xf3\xff\xfd\x06";
+
+    fn decode_telnet(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut decoder = LineDecoder::new(4096).with_telnet();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder.decode(chunk, &mut out);
+        }
+        decoder.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn telnet_commands_are_dropped_however_they_are_split() {
+        assert_eq!(decode_telnet(&[TELNET_SESSION]), b"hello\nafter ctrl-c\n");
+        for split in 0..TELNET_SESSION.len() {
+            let (a, b) = TELNET_SESSION.split_at(split);
+            assert_eq!(decode_telnet(&[a, b]), b"hello\nafter ctrl-c\n", "{split}");
+        }
+        let bytewise: Vec<&[u8]> = TELNET_SESSION.chunks(1).collect();
+        assert_eq!(decode_telnet(&bytewise), b"hello\nafter ctrl-c\n");
+    }
+
+    #[test]
+    fn a_read_of_telnet_commands_alone_changes_nothing_pending() {
+        // CR, then a read holding only IAC NOP, then LF: still one line end.
+        assert_eq!(decode_telnet(&[b"hi\r", b"\xff\xf1", b"\n"]), b"hi\n");
+        // Half a character, then only a command, then the rest.
+        assert_eq!(
+            decode_telnet(&[b"\xc3", b"\xff\xfd\x06", b"\xa9\n"]),
+            "\u{e9}\n".as_bytes()
+        );
+    }
+
+    #[test]
+    fn telnet_negotiation_and_subnegotiation_are_dropped() {
+        // WILL, WONT, DO, DONT with an option; NOP, GA, AYT, EOF (236, from RFC 1184).
+        let input = b"a\xff\xfb\x01b\xff\xfc\x03c\xff\xfd\x18d\xff\xfe\x1fe\xff\xf1\xff\xf9\xff\xf6\xff\xecf\n";
+        assert_eq!(decode_telnet(&[input]), b"abcdef\n");
+        // SB ... SE, with a doubled IAC inside.
+        let input = b"x\xff\xfa\x18\x00xterm\xff\xff\xff\xf0y\n";
+        assert_eq!(decode_telnet(&[input]), b"xy\n");
+        // IAC inside a subnegotiation that is not SE or IAC ends it, as a command.
+        assert_eq!(decode_telnet(&[b"x\xff\xfa\x18ab\xff\xf4y\n"]), b"xy\n");
+    }
+
+    #[test]
+    fn telnet_iac_iac_is_a_byte_and_not_text() {
+        // 0xFF alone is not UTF-8: it becomes U+FFFD, as without telnet.
+        assert_eq!(decode_telnet(&[b"a\xff\xffb\n"]), "a\u{FFFD}b\n".as_bytes());
+    }
+
+    #[test]
+    fn an_endless_subnegotiation_swallows_a_bounded_amount() {
+        // Past MAX_SUBNEGOTIATION bytes, what follows is shown again.
+        let mut input = b"\xff\xfa".to_vec();
+        input.extend_from_slice(&[b'x'; 600]);
+        input.push(b'\n');
+        let out = decode_telnet(&[&input]);
+        assert_eq!(out, [&[b'x'; 600 - MAX_SUBNEGOTIATION][..], b"\n"].concat());
+    }
+
+    #[test]
+    fn without_telnet_its_bytes_are_text_as_ever() {
+        // The client's stdin and anything else that is not a member's socket.
+        let want = "hello\n\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}^Fafter ctrl-c\n\
+            \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}^F\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}^F\n";
+        assert_eq!(decode_all(4096, &[TELNET_SESSION]), want.as_bytes());
+    }
+
+    #[test]
+    fn a_decoder_stays_small() {
+        // Every member holds one, idle or not.
+        assert!(std::mem::size_of::<LineDecoder>() <= 40);
     }
 
     #[test]

@@ -18,8 +18,13 @@
 //!   joiners pass where they join (emoji sequences, Arabic and Indic spelling).
 //!   A shown form is never cut across pieces.
 //!
+//! - **Telnet** (an option, [`LineDecoder::with_telnet`], for what members send): telnet's
+//!   commands and option negotiation (`IAC IP` for Ctrl-C, `IAC DO x`, `IAC SB ... IAC SE`)
+//!   are dropped before anything else; `IAC IAC` is the byte 0xFF. Other input (a piped
+//!   file) keeps its bytes as they are.
+//!
 //! The parts: [`LineDecoder`] (`decoder.rs`) frames and cuts; `safe.rs` says which
-//! characters pass as they are and how the others are shown.
+//! characters pass as they are and how the others are shown; `telnet.rs` knows telnet.
 //!
 //! Decoded lines are written to an output buffer as `text\n`, one after another. Sanitized
 //! text never contains a control character, so `\n` is an unambiguous separator and the
@@ -52,6 +57,7 @@ pub const MAX_MAX_LINE: usize = 1 << 20;
 
 mod decoder;
 mod safe;
+mod telnet;
 
 pub use decoder::LineDecoder;
 
