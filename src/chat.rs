@@ -16,6 +16,13 @@
 //! assert_eq!(parse(b"//etc/hosts"), Some(Command::Say(b"/etc/hosts")));
 //! ```
 
+/// What a command starts with. Doubled, it starts an ordinary line instead (`//etc` sends
+/// `/etc`), which is how a reader's decoder keeps the pieces of an over-long line from
+/// being commands: [`LineDecoder::with_continuation_escape`] doubles it at their start.
+///
+/// [`LineDecoder::with_continuation_escape`]: crate::codec::LineDecoder::with_continuation_escape
+pub const COMMAND_START: u8 = b'/';
+
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 32;
 
@@ -51,12 +58,12 @@ pub enum Command<'a> {
 /// Whether `line` (sanitized text, without its newline) is a command: it starts with `/`,
 /// but not with `//` (which sends an ordinary line).
 pub fn is_command(line: &[u8]) -> bool {
-    line.first() == Some(&b'/') && line.get(1) != Some(&b'/')
+    line.first() == Some(&COMMAND_START) && line.get(1) != Some(&COMMAND_START)
 }
 
 /// Whether `line` needs [`parse`]: a command, or a `//` line.
 pub fn needs_parsing(line: &[u8]) -> bool {
-    line.first() == Some(&b'/')
+    line.first() == Some(&COMMAND_START)
 }
 
 /// Parses a line: `None` for an ordinary line, the command otherwise. Command words are

@@ -87,6 +87,8 @@ fn chat_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\r".to_vec()),
         Just(b"\x1b[2J".to_vec()),
         Just("é€🦀".as_bytes().to_vec()),
+        Just(b"/".to_vec()),
+        Just(b"//nick x".to_vec()),
         Just("\u{9b}\u{85}".as_bytes().to_vec()),
         Just(
             "\u{202E}\u{2066}\u{2069}\u{061C}\u{200F}"
@@ -290,5 +292,50 @@ proptest! {
         let out = decode_telnet_split(max_line, &input, &cuts);
         check_output(&out, max_line);
         prop_assert!(!out.contains(&0xff), "IAC in the output");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn only_a_lines_first_piece_can_start_with_the_escape_byte_alone(
+        input in chat_bytes(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+        max_line in 16usize..40,
+    ) {
+        let escaping = |input: &[u8], cuts: &[usize]| {
+            let mut cuts: Vec<usize> = cuts.iter().map(|&c| c % (input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut decoder = LineDecoder::new(max_line).with_continuation_escape(b'/');
+            let mut out = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                decoder.decode(&input[from..cut], &mut out);
+                from = cut;
+            }
+            decoder.finish(&mut out);
+            out
+        };
+        let whole = escaping(&input, &[]);
+        prop_assert_eq!(&escaping(&input, &cuts), &whole);
+        check_output(&whole, max_line);
+        // Line by line: continuations start with `//` where they would start with `/`, and
+        // with one `/` taken off, the pieces make the line.
+        let body = input.strip_suffix(b"\n").unwrap_or(&input);
+        let wanted = reference_lines(&input);
+        let got = if input.is_empty() { Vec::new() } else { body.split(|&b| b == b'\n').collect() };
+        for (line, want) in got.into_iter().zip(wanted) {
+            let out = escaping(line, &[]);
+            let pieces: Vec<&str> = lines(&out).map(|l| std::str::from_utf8(l).unwrap()).collect();
+            for piece in pieces.iter().skip(1) {
+                prop_assert!(!piece.starts_with('/') || piece.starts_with("//"), "{:?}", piece);
+            }
+            let unescaped = pieces
+                .iter()
+                .enumerate()
+                .map(|(i, piece)| if i > 0 { piece.strip_prefix('/').unwrap_or(piece) } else { piece });
+            prop_assert_eq!(rejoin(unescaped), want);
+        }
     }
 }

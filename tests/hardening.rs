@@ -277,3 +277,21 @@ fn the_room_never_sends_iac() {
     let echoed = String::from_utf8_lossy(&echoed);
     assert!(echoed.contains("\ngochat: 2 here: "), "{echoed}");
 }
+
+#[test]
+#[ignore = "needs src/member.rs to build its decoder with .with_continuation_escape(chat::COMMAND_START) (issue 14, item 2)"]
+fn only_the_first_piece_of_an_over_long_line_can_be_a_command() {
+    let room = Server::start(&[]);
+    let (mut watcher, mut mallory) = watcher_and_member(&room);
+    let name = mallory.name.clone();
+    let padding = "x".repeat(4096);
+    mallory.say(&format!("{padding}/nick sneaky"));
+    mallory.say(&format!("/me {}/quit", &padding[4..]));
+    mallory.say("still here");
+    // Each piece is text: nobody was renamed, nobody left.
+    watcher.expect(&format!("{name}: {padding}"));
+    watcher.expect(&format!("{name}: /nick sneaky"));
+    watcher.expect(&format!("* {name} {}", &padding[4..]));
+    watcher.expect(&format!("{name}: /quit"));
+    watcher.expect(&format!("{name}: still here"));
+}

@@ -26,6 +26,11 @@ pub struct LineDecoder {
     carry: Carry,
     /// Only [`with_telnet`](Self::with_telnet): where the input stands in telnet's syntax.
     telnet: Option<Telnet>,
+    /// Only [`with_continuation_escape`](Self::with_continuation_escape): the byte doubled
+    /// at the start of a piece that continues a cut line.
+    escape: Option<u8>,
+    /// Whether the current line continues one that was cut (it is not a line's start).
+    continuing: bool,
 }
 
 /// A few held-back bytes, kept inline: every member has a decoder, so it stays small.
@@ -77,7 +82,28 @@ impl LineDecoder {
             line: Vec::new(),
             carry: Carry::default(),
             telnet: None,
+            escape: None,
+            continuing: false,
         }
+    }
+
+    /// The same decoder, that never starts a piece continuing a cut line with a lone
+    /// `byte`: it doubles it there. For a reader that takes a line starting with `byte` to
+    /// mean something (the room's commands start with `/`, and `//` sends a `/`), so that
+    /// only a line's first piece can: the rest of an over-long line stays text. The doubled
+    /// byte counts toward `max_line`.
+    ///
+    /// ```
+    /// use gochat::codec::LineDecoder;
+    ///
+    /// let mut decoder = LineDecoder::new(16).with_continuation_escape(b'/');
+    /// let mut out = Vec::new();
+    /// decoder.decode(b"/me 456789abcdef/quit\n", &mut out);
+    /// assert_eq!(out, b"/me 456789abcdef\n//quit\n");
+    /// ```
+    pub fn with_continuation_escape(mut self, byte: u8) -> Self {
+        self.escape = Some(byte);
+        self
     }
 
     /// The same decoder, that also drops telnet's commands and option negotiation from
@@ -262,6 +288,9 @@ impl LineDecoder {
     /// Appends a run of bytes that need no change, cutting on character boundaries.
     fn push_run(&mut self, mut run: &[u8], out: &mut Vec<u8>) {
         while !run.is_empty() {
+            if self.continuing && self.line.is_empty() && self.escape == Some(run[0]) {
+                self.line.push(run[0]); // only runs start with a byte that can be escaped
+            }
             let room = self.max_line() - self.line.len();
             if run.len() <= room {
                 self.line.extend_from_slice(run);
@@ -272,7 +301,7 @@ impl LineDecoder {
                 cut -= 1;
             }
             self.line.extend_from_slice(&run[..cut]);
-            self.end_line(out);
+            self.cut_line(out);
             run = &run[cut..];
         }
     }
@@ -280,16 +309,23 @@ impl LineDecoder {
     /// Appends one indivisible unit (a replacement or caret notation).
     fn push_unit(&mut self, unit: &[u8], out: &mut Vec<u8>) {
         if self.line.len() + unit.len() > self.max_line() {
-            self.end_line(out);
+            self.cut_line(out);
         }
         self.line.extend_from_slice(unit);
     }
 
-    /// Emits the current line.
+    /// Emits the current line: its line ends here.
     fn end_line(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.line);
         out.push(b'\n');
         self.line.clear();
+        self.continuing = false;
+    }
+
+    /// Emits the current line as a piece of a longer one, which goes on in the next.
+    fn cut_line(&mut self, out: &mut Vec<u8>) {
+        self.end_line(out);
+        self.continuing = true;
     }
 }
 
@@ -576,6 +612,58 @@ mod tests {
         assert_eq!(
             decode_all(16, &[b"0123456789abcdef\n"]),
             b"0123456789abcdef\n"
+        );
+    }
+
+    fn decode_escaping(max_line: usize, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut decoder = LineDecoder::new(max_line).with_continuation_escape(b'/');
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder.decode(chunk, &mut out);
+        }
+        decoder.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_piece_that_continues_a_line_never_starts_with_the_escape_byte_alone() {
+        let input = b"0123456789abcdef/nick sneaky\n";
+        assert_eq!(
+            decode_escaping(16, &[input]),
+            b"0123456789abcdef\n//nick sneaky\n"
+        );
+        // However the input is split, also right at the cut.
+        for split in 0..input.len() {
+            let (a, b) = input.split_at(split);
+            assert_eq!(
+                decode_escaping(16, &[a, b]),
+                b"0123456789abcdef\n//nick sneaky\n"
+            );
+        }
+        // Without the option, pieces are as ever.
+        assert_eq!(
+            decode_all(16, &[input]),
+            b"0123456789abcdef\n/nick sneaky\n"
+        );
+    }
+
+    #[test]
+    fn the_escape_counts_toward_max_line_and_spares_whole_lines() {
+        // 16 + 20 slashes: each continuation holds 15 of them after its escape.
+        let input = [&b"0123456789abcdef"[..], &[b'/'; 20], b"\n"].concat();
+        assert_eq!(
+            decode_escaping(16, &[&input]),
+            b"0123456789abcdef\n////////////////\n//////\n"
+        );
+        // A first piece, and a line after a line of exactly max_line bytes, are lines.
+        assert_eq!(
+            decode_escaping(16, &[b"/who\n0123456789abcdef\n/who\n"]),
+            b"/who\n0123456789abcdef\n/who\n"
+        );
+        // A continuation that starts otherwise is left alone.
+        assert_eq!(
+            decode_escaping(16, &[b"0123456789abcdefx/y\n"]),
+            b"0123456789abcdef\nx/y\n"
         );
     }
 
