@@ -288,9 +288,7 @@ impl LineDecoder {
     /// Appends a run of bytes that need no change, cutting on character boundaries.
     fn push_run(&mut self, mut run: &[u8], out: &mut Vec<u8>) {
         while !run.is_empty() {
-            if self.continuing && self.line.is_empty() && self.escape == Some(run[0]) {
-                self.line.push(run[0]); // only runs start with a byte that can be escaped
-            }
+            self.escape_continuation(run[0]);
             let room = self.max_line() - self.line.len();
             if run.len() <= room {
                 self.line.extend_from_slice(run);
@@ -311,7 +309,18 @@ impl LineDecoder {
         if self.line.len() + unit.len() > self.max_line() {
             self.cut_line(out);
         }
+        if let Some(&first) = unit.first() {
+            self.escape_continuation(first); // 1 + a unit's 10 bytes fit in any piece
+        }
         self.line.extend_from_slice(unit);
+    }
+
+    /// At the start of a piece that continues a cut line, doubles the escape byte if the
+    /// piece is about to start with it.
+    fn escape_continuation(&mut self, first: u8) {
+        if self.continuing && self.line.is_empty() && self.escape == Some(first) {
+            self.line.push(first);
+        }
     }
 
     /// Emits the current line: its line ends here.
@@ -660,6 +669,11 @@ mod tests {
             decode_escaping(16, &[b"/who\n0123456789abcdef\n/who\n"]),
             b"/who\n0123456789abcdef\n/who\n"
         );
+        // Any byte can be the escape, also one a shown form starts with.
+        let mut decoder = LineDecoder::new(16).with_continuation_escape(b'^');
+        let mut out = Vec::new();
+        decoder.decode(b"0123456789abcdef\x1b[\n", &mut out);
+        assert_eq!(out, b"0123456789abcdef\n^^[[\n");
         // A continuation that starts otherwise is left alone.
         assert_eq!(
             decode_escaping(16, &[b"0123456789abcdefx/y\n"]),
