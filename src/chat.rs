@@ -16,6 +16,13 @@
 //! assert_eq!(parse(b"//etc/hosts"), Some(Command::Say(b"/etc/hosts")));
 //! ```
 
+/// What a command starts with. Doubled, it starts an ordinary line instead (`//etc` sends
+/// `/etc`), which is how a reader's decoder keeps the pieces of an over-long line from
+/// being commands: [`LineDecoder::with_continuation_escape`] doubles it at their start.
+///
+/// [`LineDecoder::with_continuation_escape`]: crate::codec::LineDecoder::with_continuation_escape
+pub const COMMAND_START: u8 = b'/';
+
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 32;
 
@@ -51,12 +58,12 @@ pub enum Command<'a> {
 /// Whether `line` (sanitized text, without its newline) is a command: it starts with `/`,
 /// but not with `//` (which sends an ordinary line).
 pub fn is_command(line: &[u8]) -> bool {
-    line.first() == Some(&b'/') && line.get(1) != Some(&b'/')
+    line.first() == Some(&COMMAND_START) && line.get(1) != Some(&COMMAND_START)
 }
 
 /// Whether `line` needs [`parse`]: a command, or a `//` line.
 pub fn needs_parsing(line: &[u8]) -> bool {
-    line.first() == Some(&b'/')
+    line.first() == Some(&COMMAND_START)
 }
 
 /// Parses a line: `None` for an ordinary line, the command otherwise. Command words are
@@ -86,19 +93,78 @@ pub fn parse(line: &[u8]) -> Option<Command<'_>> {
     })
 }
 
-/// Checks a name against the rules: 1 to [`MAX_NAME`] characters, each an ASCII letter,
-/// digit, `_`, `-` or `.`. Such a name can never look like an address (no `:`), so a
-/// member named by address and one with a name can never be confused.
+/// Checks a member's name: spelled as [`NAME_RULE`] says, and not [reserved](reserved).
+/// The reason for a refusal is in the words the room sends back (after `gochat: `).
+///
+/// ```
+/// use gochat::chat::check_name;
+///
+/// assert_eq!(check_name("ada"), Ok(()));
+/// assert!(check_name("a b").unwrap_err().starts_with("invalid name"));
+/// assert!(check_name("GoChat").unwrap_err().contains("is reserved"));
+/// ```
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
+    if !follows_name_rule(name) {
+        return Err(format!("invalid name {name:?}: {NAME_RULE}"));
+    }
+    match reserved(name) {
+        Some(why) => Err(format!("name {name:?} is reserved: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Whether `name` is spelled as [`NAME_RULE`] says: 1 to [`MAX_NAME`] characters, each an
+/// ASCII letter, digit, `_`, `-` or `.`. Such a name never holds a `:`, so it can never be
+/// a whole address (`127.0.0.1:5000`, `[::1]:5000`). A room's name (`--room`) needs only
+/// this; a member's name must also not be [reserved].
+pub fn follows_name_rule(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= MAX_NAME
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("invalid name {name:?}: {NAME_RULE}"))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Why a well-spelled member name is reserved, if it is. A member's words reach the room as
+/// `NAME: text`, so a name must not let them pass for the room's own:
+///
+/// - `gochat`, in any case or spelling (`GoChat`, `go-chat`, `g0chat`): its lines would
+///   read `gochat: server shutting down`, as the room's notices do.
+/// - anything an address could be written as: only digits and dots (`127.0.0.1`, `10`,
+///   `127.1`), or numbers in the C library's forms (`0x7f.0.0.1`, `0x7f000001`): its
+///   lines would read `127.0.0.1: 54321 has left`.
+/// - `guest-` and a number (`guest-7`): the names the room gives out itself where it does
+///   not show addresses.
+pub fn reserved(name: &str) -> Option<&'static str> {
+    // Letters and digits only, lowercase, 0 read as o: what a glance sees.
+    let glance: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if glance.replace('0', "o") == "gochat" {
+        return Some("it would pass for the room's own notices");
+    }
+    if name
+        .split('.')
+        .all(|part| part.is_empty() || is_number(part))
+    {
+        return Some("it would pass for an address");
+    }
+    let guest_number = glance.strip_prefix("guest");
+    if guest_number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+        return Some("guest-N names are the room's to give");
+    }
+    None
+}
+
+/// Whether `part` is a number as an address's part may be written: decimal (or octal,
+/// with a leading 0), or hexadecimal after `0x`.
+fn is_number(part: &str) -> bool {
+    let lower = part.to_ascii_lowercase();
+    match lower.strip_prefix("0x") {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => lower.bytes().all(|b| b.is_ascii_digit()),
     }
 }
 
@@ -135,6 +201,7 @@ pub fn who_lines<'a>(names: impl ExactSizeIterator<Item = &'a str>, max_line: us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn commands_are_recognized() {
@@ -164,6 +231,103 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad}");
         }
         assert_eq!(name_key("Ada"), name_key("aDA"));
+    }
+
+    #[test]
+    fn names_that_pass_for_the_room_or_an_address_are_reserved() {
+        let reserved = [
+            ("gochat", "it would pass for the room's own notices"),
+            ("GoChat", "it would pass for the room's own notices"),
+            ("go-chat", "it would pass for the room's own notices"),
+            ("g0chat", "it would pass for the room's own notices"),
+            ("GO_CHAT.", "it would pass for the room's own notices"),
+            ("127.0.0.1", "it would pass for an address"),
+            ("10", "it would pass for an address"),
+            ("127.1", "it would pass for an address"),
+            ("0x7f.0.0.1", "it would pass for an address"),
+            ("0X7F000001", "it would pass for an address"),
+            ("...", "it would pass for an address"),
+            ("1.", "it would pass for an address"),
+            ("guest-7", "guest-N names are the room's to give"),
+            ("Guest-0042", "guest-N names are the room's to give"),
+            ("guest7", "guest-N names are the room's to give"),
+            ("guest_7", "guest-N names are the room's to give"),
+        ];
+        for (name, why) in reserved {
+            assert_eq!(
+                check_name(name),
+                Err(format!("name {name:?} is reserved: {why}")),
+                "{name}"
+            );
+            assert!(follows_name_rule(name), "{name} is well formed");
+        }
+        for fine in [
+            "ada", "gochat2", "gochats", "mygochat", "guest", "guest-", "guest-x", "guests-7",
+            "x1.2.3.4", "v6", "0xg", "1e3", "fe80", "1-2", "_", "-",
+        ] {
+            assert_eq!(check_name(fine), Ok(()), "{fine}");
+        }
+        // A room's name follows the spelling rule only: the default room is `gochat`.
+        assert!(follows_name_rule("gochat") && !follows_name_rule("a b"));
+    }
+
+    /// Whether a line from the room would pass for the room's own words: a notice
+    /// (`gochat: ...`, in any case) or an address arriving or leaving, even read carelessly
+    /// (`127.0.0.1: 5000 has left` for `127.0.0.1:5000 has left`).
+    fn passes_for_the_room(line: &str) -> bool {
+        if line.to_ascii_lowercase().starts_with("gochat: ") {
+            return true;
+        }
+        let careless = line.replacen(": ", ":", 1);
+        ["has left", "has arrived"].iter().any(|what| {
+            careless
+                .split_once(&format!(" {what}"))
+                .is_some_and(|(who, _)| {
+                    who.parse::<std::net::SocketAddr>().is_ok()
+                        || who.parse::<std::net::IpAddr>().is_ok()
+                })
+        })
+    }
+
+    /// Names an attacker would try: notices' and addresses' look-alikes, and anything.
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<std::net::Ipv4Addr>().prop_map(|ip| ip.to_string()),
+            "[gG][._-]?[oO0][._-]?[cC][hH][aA][tT][._-]?",
+            "[0-9.]{1,15}",
+            "(0[xX])?[0-9a-fA-F.]{1,12}",
+            "[gGoO0cChHaAtT._-]{4,9}",
+            "[gG][uU][eE][sS][tT][._-]?[0-9]{1,4}",
+            "[A-Za-z0-9._-]{1,32}",
+        ]
+    }
+
+    /// Texts an attacker would send after its name.
+    fn texts() -> impl Strategy<Value = String> {
+        prop_oneof![
+            " ?[0-9]{1,5} has (left|arrived)( \\((too slow|idle|server lost)\\))?",
+            "(server shutting down|disconnected: too slow|room is full)",
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_accepted_name_lets_a_member_speak_for_the_room(name in names(), text in texts()) {
+            prop_assume!(check_name(&name).is_ok());
+            // Everything the room shows of a named member's words starts with one of these.
+            for line in [format!("{name}: {text}"), format!("* {name} {text}")] {
+                prop_assert!(!passes_for_the_room(&line), "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_property_check_spots_a_fake() {
+        assert!(passes_for_the_room("127.0.0.1: 5000 has left"));
+        assert!(passes_for_the_room("[::1]:5000 has arrived"));
+        assert!(passes_for_the_room("GOCHAT: server shutting down"));
+        assert!(!passes_for_the_room("ada: 5000 has left"));
     }
 
     #[test]

@@ -71,7 +71,11 @@ impl<T: Transport> Reader<T> {
     pub fn new(conn: Arc<Conn<T>>, link: Arc<Link>) -> Reader<T> {
         let config = &conn.room().config;
         Reader {
-            decoder: LineDecoder::new(config.max_line),
+            // Telnet's commands (Ctrl-C is IAC IP) are not text; and only a line's first
+            // piece may be a command: a continuation starting with `/` goes on as `//`.
+            decoder: LineDecoder::new(config.max_line)
+                .with_telnet()
+                .with_continuation_escape(chat::COMMAND_START),
             idle: config
                 .idle_timeout
                 .map(|limit| Box::new(Timer::after(limit))),

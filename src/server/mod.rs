@@ -191,7 +191,7 @@ fn check(args: &ServeArgs) -> Result<(), Error> {
     if args.history > MAX_HISTORY {
         return usage(format!("--history must be at most {MAX_HISTORY} lines"));
     }
-    if chat::check_name(&args.room).is_err() {
+    if !chat::follows_name_rule(&args.room) {
         return usage(format!(
             "--room: invalid room name {:?}: room {}",
             args.room,
