@@ -2,12 +2,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::{help, help_section, tool};
+use common::{help, help_section, run_command, tool};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
@@ -45,45 +43,6 @@ fn ci_runs_the_readmes_test_command() {
     assert!(ci.lines().any(|l| l.trim() == "cargo test"), "{ci}");
     assert!(ci.contains("cargo fmt --check"));
     assert!(ci.contains("cargo clippy --all-targets -- -D warnings"));
-}
-
-/// Runs a command to completion, bounded in time: (success, stdout, stderr).
-fn run(command: &mut Command) -> (bool, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a command");
-    let out = child.stdout.take().map(drain);
-    let err = child.stderr.take().map(drain);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5)); // polling an exit, not synchronizing
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{command:?} did not finish in time");
-            }
-        }
-    };
-    let collect = |h: Option<std::thread::JoinHandle<String>>| {
-        h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
-    };
-    (status.success(), collect(out), collect(err))
-}
-
-/// Reads a pipe to its end on a thread of its own, so the child never blocks on it.
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
 }
 
 /// Roff source as a reader sees it, near enough to search: `\-` is `-`, quotes and font
@@ -262,12 +221,14 @@ fn exit_statuses_agree_between_help_man_page_and_readme() {
 }
 
 #[test]
+#[cfg_attr(not(has_groff), ignore = "needs groff: apt-get install groff-base")]
 fn man_page_formats_without_warnings() {
-    let Some(groff) = tool("groff") else { return };
-    let (ok, out, err) = run(Command::new(groff)
-        .args(["-man", "-ww", "-z"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/gochat.1")));
-    assert!(ok, "groff failed: {err}");
+    let (status, out, err) = run_command(
+        Command::new(tool("groff"))
+            .args(["-man", "-ww", "-z"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/gochat.1")),
+    );
+    assert!(status.success(), "groff failed: {err}");
     assert!(out.is_empty() && err.is_empty(), "groff warns:\n{err}{out}");
 }
 

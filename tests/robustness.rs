@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Client, Member, PATIENCE, Server, wait_child};
+use common::{Client, Member, PATIENCE, Server, Terminal, read_together};
 
 /// A member that connects with a tiny receive buffer and never reads a byte.
 fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
@@ -30,16 +30,6 @@ fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
         .unwrap()
         .to_string();
     (socket, name)
-}
-
-/// Joins `n` members and waits until each has seen every later one arrive.
-fn settled_members(room: &Server, n: usize) -> Vec<Member> {
-    let mut members: Vec<Member> = (0..n).map(|_| room.join()).collect();
-    let last = members[n - 1].name.clone();
-    for member in &mut members[..n - 1] {
-        member.lines_until(|l| l == format!("{last} has arrived"));
-    }
-    members
 }
 
 /// The server's CPU time so far (user + system), from /proc.
@@ -76,7 +66,7 @@ fn stuck_member_is_removed(server_args: &[&str]) {
     const LINES: usize = 10_000;
     let room = Server::start(server_args);
     let (stuck, stuck_name) = stuck_member(room.addr);
-    let talkers = settled_members(&room, TALKERS);
+    let talkers = room.settled(TALKERS);
     let names: Vec<String> = talkers.iter().map(|t| t.name.clone()).collect();
     let started = Instant::now();
     let mut readers = Vec::new();
@@ -137,7 +127,7 @@ fn stuck_member_is_removed(server_args: &[&str]) {
 fn a_slow_reader_within_the_lag_limit_is_kept_and_loses_nothing() {
     const LINES: usize = 20_000;
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut sender = members.pop().unwrap();
     let mut slow = members.pop().unwrap();
     let sender_name = sender.name.clone();
@@ -176,7 +166,7 @@ fn a_slow_reader_within_the_lag_limit_is_kept_and_loses_nothing() {
 fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     const PIPED: usize = 1_000_000;
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 3);
+    let mut members = room.settled(3);
     let mut observer = members.pop().unwrap();
     let mut typist = members.pop().unwrap();
     let piper = members.pop().unwrap();
@@ -245,7 +235,7 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
 #[test]
 fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut sender = members.pop().unwrap();
     let mut observer = members.pop().unwrap();
     // Three-byte characters, so pieces must be cut short of 4096 to stay on a boundary.
@@ -288,7 +278,7 @@ fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
 #[test]
 fn escapes_and_bad_bytes_arrive_as_harmless_visible_text() {
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut mallory = members.pop().unwrap();
     let mut victim = members.pop().unwrap();
     mallory.send(b"\x1b[2J\x1b[H cleared\n");
@@ -318,7 +308,7 @@ fn escapes_and_bad_bytes_arrive_as_harmless_visible_text() {
 #[test]
 fn a_full_room_turns_newcomers_away_politely() {
     let room = Server::start(&["--max-clients", "3"]);
-    let _members = settled_members(&room, 3);
+    let _members = room.settled(3);
     let mut extra = Member::connect(room.addr);
     extra.expect("gochat: room is full");
     extra.expect_closed();
@@ -423,7 +413,7 @@ fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
 fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
     let mut room = Server::start(&[]);
     let (stuck, _) = stuck_member(room.addr);
-    let mut members = settled_members(&room, 5);
+    let mut members = room.settled(5);
     // Enough to fill the stuck member's socket so its writer is blocked when we stop, not
     // enough to fill its outbox (so the room is not waiting on it).
     let chatter = "z".repeat(1000);
@@ -431,15 +421,14 @@ fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
         members[0].say(&format!("{n} {chatter}"));
     }
     let speaker = members[0].name.clone();
-    for member in &mut members {
-        member.lines_until(|l| l == format!("{speaker}: 299 {chatter}"));
-    }
+    let last = format!("{speaker}: 299 {chatter}");
+    read_together(&mut members, |member| member.lines_until(|l| l == last));
     let signalled = Instant::now();
     room.signal(libc::SIGTERM);
-    for member in &mut members {
+    read_together(&mut members, |member| {
         member.lines_until(|l| l == "gochat: server shutting down");
         member.expect_closed();
-    }
+    });
     let status = room.wait_exit(Duration::from_secs(3));
     assert!(status.success(), "{status:?}");
     assert!(signalled.elapsed() < Duration::from_secs(3));
@@ -467,7 +456,7 @@ fn a_second_signal_exits_at_once() {
 #[test]
 fn silent_members_are_removed_after_the_idle_timeout() {
     let room = Server::start(&["--idle-timeout", "1s"]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut talker = members.pop().unwrap();
     let mut silent = members.pop().unwrap();
     let silent_name = silent.name.clone();
@@ -494,55 +483,39 @@ fn silent_members_are_removed_after_the_idle_timeout() {
     room.expect_log("removed: idle");
 }
 
+/// A "server" that sends one line with escape sequences and closes; returns its address.
+fn serve_escapes() -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(ESCAPES).unwrap();
+    });
+    (addr, server)
+}
+
+/// What [`serve_escapes`] sends: a screen clear and an OSC 52 clipboard write.
+const ESCAPES: &[u8] = b"evil \x1b[2J\x1b]52;c;eA==\x07 line\n";
+
 #[test]
-fn connect_shows_control_characters_visibly_on_a_terminal_only() {
-    // A "server" that sends an escape sequence and closes.
-    let serve_escape = || {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let h = thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.write_all(b"evil \x1b[2J\x1b]52;c;eA==\x07 line\n")
-                .unwrap();
-        });
-        (addr, h)
-    };
-    // stdout is a pipe: bytes pass unchanged.
-    let (addr, h) = serve_escape();
+fn connect_passes_the_bytes_unchanged_to_a_pipe() {
+    let (addr, server) = serve_escapes();
     let client = Client::start(addr, &[]);
-    h.join().unwrap();
+    server.join().unwrap();
     let (status, out, _) = client.finish(PATIENCE);
     assert!(status.success());
-    assert_eq!(out, "evil \x1b[2J\x1b]52;c;eA==\x07 line\n");
+    assert_eq!(out.as_bytes(), ESCAPES);
+}
 
-    // stdout is a terminal (script(1) gives it a pty): made visible.
-    let Some(script) = ["/usr/bin/script", "/bin/script"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("script(1) is required (GOCHAT_REQUIRE_TOOLS=1)");
-        }
-        eprintln!("SKIP: script(1) is not installed; the terminal case did not run");
-        return;
-    };
-    let (addr, h) = serve_escape();
-    let command = format!(
-        "{} connect {addr} < /dev/null",
-        env!("CARGO_BIN_EXE_gochat")
-    );
-    let mut child = std::process::Command::new(script)
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    h.join().unwrap();
-    assert!(wait_child(&mut child, PATIENCE).success());
-    let shown = reader.join().unwrap();
+#[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+fn connect_shows_control_characters_visibly_on_a_terminal() {
+    let (addr, server) = serve_escapes();
+    let term = Terminal::gochat(&format!("connect {addr} < /dev/null"));
+    server.join().unwrap();
+    let (status, shown) = term.finish();
+    assert!(status.success());
+    let shown = String::from_utf8_lossy(&shown);
     assert!(shown.contains("evil ^[[2J^[]52;c;eA==^G line"), "{shown:?}");
     assert!(!shown.contains('\x1b'), "{shown:?}");
 }
