@@ -38,6 +38,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("nc", "netcat-openbsd"),
     ("redis-server", "redis-server"),
     ("script", "bsdutils"),
+    ("shellcheck", "shellcheck"),
     ("socat", "socat"),
     ("telnet", "telnet"),
     ("zsh", "zsh"),

@@ -15,7 +15,6 @@ use std::time::Duration;
 use argh::{ArgsInfo, FromArgs};
 
 use crate::codec::DEFAULT_MAX_LINE;
-use crate::completions::{Shell, parse_shell};
 use crate::units::{parse_bytes, parse_duration};
 
 /// The default `--sendq`: how far (in bytes) one member may fall behind before the room
@@ -216,4 +215,54 @@ pub struct CompletionsArgs {
     /// the shell to complete for: bash, zsh or fish
     #[argh(positional, arg_name = "shell", from_str_fn(parse_shell))]
     pub shell: Shell,
+}
+
+/// A shell `gochat completions` can write a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// GNU bash, with or without the bash-completion package.
+    Bash,
+    /// zsh, through its completion system (`compinit`).
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+impl Shell {
+    /// Every shell, in the order help and errors list them.
+    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+    /// The shell's name, as typed after `gochat completions`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
+}
+
+/// Parses a shell name for `gochat completions SHELL`.
+pub fn parse_shell(text: &str) -> Result<Shell, String> {
+    Shell::ALL
+        .into_iter()
+        .find(|shell| shell.name() == text)
+        .ok_or_else(|| format!("unknown shell {text:?}: use bash, zsh or fish"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shells_parse_by_name_and_nothing_else() {
+        for shell in Shell::ALL {
+            assert_eq!(parse_shell(shell.name()), Ok(shell));
+        }
+        assert!(
+            parse_shell("tcsh")
+                .unwrap_err()
+                .contains("bash, zsh or fish")
+        );
+    }
 }

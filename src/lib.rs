@@ -7,7 +7,8 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (argh types only).
-//! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`].
+//! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`]: a
+//!   file per shell, each with its script template beside it.
 //! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
 //! - [`chat`]: the room's commands (`/nick`, `/who`, ...) and the rules for names.
 //! - [`addr`]: addresses as users type them and as the room shows them.

@@ -55,7 +55,7 @@ fn early_exit(exit: argh::EarlyExit) -> ExitCode {
 
 /// `gochat completions SHELL`: the script on stdout. A closed pipe (`| head`) is not an
 /// error worth a message, but any other write failure is.
-fn print_completions(shell: gochat::completions::Shell) -> Result<(), gochat::Error> {
+fn print_completions(shell: gochat::cli::Shell) -> Result<(), gochat::Error> {
     let script = gochat::completions::script(shell);
     let mut out = std::io::stdout().lock();
     match out.write_all(script.as_bytes()).and_then(|()| out.flush()) {

@@ -311,6 +311,27 @@ fn bash_completes_commands_options_and_shells() {
     assert!(complete(&["gochat", "connect", "lab-box", ":", "8000", ""]).contains(&"--raw".into()));
 }
 
+#[test]
+#[cfg_attr(
+    not(has_shellcheck),
+    ignore = "needs shellcheck: apt-get install shellcheck"
+)]
+fn the_bash_script_and_its_template_pass_shellcheck() {
+    let (path, _) = shipped("bash");
+    for script in [path, repo("src/completions/gochat.bash")] {
+        let (status, out, err) = run_command(
+            Command::new(tool("shellcheck"))
+                .args(["--shell=bash", "--severity=style"])
+                .arg(&script),
+        );
+        assert!(
+            status.success() && out.is_empty() && err.is_empty(),
+            "shellcheck finds fault with {}:\n{out}{err}",
+            script.display()
+        );
+    }
+}
+
 /// What fish offers for the command line `line` (cursor at its end): the words, sorted.
 fn fish_complete(fish: &Path, line: &str) -> Vec<String> {
     let (path, _) = shipped("fish");
@@ -339,11 +360,14 @@ fn fish_complete(fish: &Path, line: &str) -> Vec<String> {
 fn fish_completes_commands_options_and_shells() {
     let fish = tool("fish");
     let (path, _) = shipped("fish");
-    let (status, _, err) = run_command(Command::new(&fish).arg("--no-execute").arg(&path));
-    assert!(
-        status.success() && err.is_empty(),
-        "fish rejects the script: {err}"
-    );
+    for script in [path, repo("src/completions/gochat.fish")] {
+        let (status, _, err) = run_command(Command::new(&fish).arg("--no-execute").arg(&script));
+        assert!(
+            status.success() && err.is_empty(),
+            "fish rejects {}: {err}",
+            script.display()
+        );
+    }
     let complete = |line: &str| fish_complete(&fish, line);
     assert_eq!(complete("gochat se"), ["serve"]);
     assert_eq!(
@@ -413,11 +437,14 @@ fn zsh_complete(zsh: &Path, line: &str) -> (Vec<String>, Vec<String>, Vec<String
 fn zsh_completes_commands_options_and_shells() {
     let zsh = tool("zsh");
     let (path, _) = shipped("zsh");
-    let (status, _, err) = run_command(Command::new(&zsh).arg("-n").arg(&path));
-    assert!(
-        status.success() && err.is_empty(),
-        "zsh -n rejects the script: {err}"
-    );
+    for script in [path, repo("src/completions/_gochat.zsh")] {
+        let (status, _, err) = run_command(Command::new(&zsh).arg("-n").arg(&script));
+        assert!(
+            status.success() && err.is_empty(),
+            "zsh -n rejects {}: {err}",
+            script.display()
+        );
+    }
 
     let (matches, groups, _) = zsh_complete(&zsh, "gochat ");
     assert_eq!(matches, sorted(&["serve", "connect", "completions"]));
