@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Terminal, help, help_section, run, run_command, tool};
+use common::{Terminal, gochat, help, help_section, run, run_command, tool};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
 use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
@@ -200,6 +200,27 @@ fn bad_usage_exits_2_with_one_clean_line() {
         assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
         common::assert_clean_error(&err, want);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+    }
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_bad_usage() {
+    use std::os::unix::ffi::OsStrExt;
+    for args in [
+        &[&b"serve"[..], b"\xff"][..],
+        &[b"connect", b"--name", b"ad\xe9"],
+    ] {
+        let mut command = gochat();
+        command.args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)));
+        let (status, out, err) = run_command(&mut command);
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
+        let bad = args.last().unwrap().escape_ascii();
+        assert_eq!(
+            err,
+            format!("gochat: argument \"{bad}\" is not UTF-8 (run gochat --help)\n"),
+            "{args:?}"
+        );
     }
 }
 
