@@ -225,3 +225,49 @@ fn a_member_that_half_closes_gets_everything_it_is_owed() {
         Some(format!("{}: 4999", piper.name).as_str())
     );
 }
+
+/// The client's peak resident memory so far, from /proc.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn connect_with_a_name_holds_only_a_short_line_while_it_waits_for_the_answer() {
+    // A hostile "server" greets, takes /nick, then sends 64 MiB with no newline before it
+    // answers: the client must not keep that line to look for the answer in.
+    const FLOOD: usize = 64 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = Client::start(addr, &["--name", "ada"]);
+    client.stdin.as_mut().unwrap().write_all(b"hi\n").unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut room = std::io::BufReader::new(conn);
+    room.get_mut().write_all(b"You are 192.0.2.1:5\n").unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    room.read_line(&mut line).unwrap();
+    assert_eq!(line, "/nick ada\n");
+    let flood = vec![b'x'; 1 << 20];
+    for _ in 0..FLOOD >> 20 {
+        room.get_mut().write_all(&flood).unwrap();
+    }
+    room.get_mut()
+        .write_all(b"\n192.0.2.1:5 is now known as ada\n")
+        .unwrap();
+    // Input flows once the name is taken.
+    line.clear();
+    room.read_line(&mut line).unwrap();
+    assert_eq!(line, "hi\n");
+    let peak = peak_rss_kib(client.child().id());
+    drop(room);
+    let (status, out, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{status:?} {err}");
+    assert_eq!(out.len(), 20 + FLOOD + 33, "the client printed everything");
+    assert!(
+        peak < (FLOOD >> 10) as u64 / 4,
+        "the client grew to {peak} KiB while a {} MiB line came",
+        FLOOD >> 20
+    );
+}
