@@ -23,7 +23,7 @@ use smol::{Timer, Unblock};
 use crate::addr::ConnectAddr;
 use crate::chat;
 use crate::cli::ConnectArgs;
-use crate::codec::{LineDecoder, MAX_MAX_LINE, MIN_MAX_LINE};
+use crate::codec::{self, LineDecoder, MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::Error;
 
 /// How much is read from stdin or the socket at a time.
@@ -313,7 +313,10 @@ impl Naming {
                     ));
                 }
                 if let Some(reason) = line.strip_prefix("gochat: ") {
-                    return Err(Naming::refused(reason));
+                    // Printed on stderr, often a terminal: shown, never obeyed.
+                    return Err(Naming::refused(
+                        codec::sanitize(reason.as_bytes()).trim_end(),
+                    ));
                 }
             }
         }

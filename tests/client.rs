@@ -271,3 +271,24 @@ fn connect_with_a_name_holds_only_a_short_line_while_it_waits_for_the_answer() {
         FLOOD >> 20
     );
 }
+
+#[test]
+fn a_refusal_from_a_hostile_server_cannot_drive_the_terminal() {
+    // The refusal is printed on stderr, which a terminal shows: its escapes are made visible.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = Client::start(addr, &["--name", "ada"]);
+    let (mut conn, _) = listener.accept().unwrap();
+    conn.write_all(b"You are 192.0.2.1:5\n").unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(&conn).read_line(&mut line).unwrap();
+    conn.write_all(b"gochat: \x1b[2J\x1b]52;c;eA==\x07 no\n")
+        .unwrap();
+    let (status, _, err) = client.finish(PATIENCE);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "gochat: cannot take the name: ^[[2J^[]52;c;eA==^G no\n"
+    );
+}
