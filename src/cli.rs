@@ -35,6 +35,12 @@ pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// everything else on the box); bigger rooms on bigger machines can ask for more.
 pub const DEFAULT_THREADS: usize = 1;
 
+/// The most `--threads`. More worker threads than cores only contend for the room's one
+/// broadcaster and the kernel's socket locks; 256 is more cores than any machine gochat is
+/// likely to share with a room, and a typo (an extra zero or three) is refused instead of
+/// starting a thousand threads.
+pub const MAX_THREADS: usize = 256;
+
 /// The most `--history` lines a room keeps: each costs up to `--max-line` bytes.
 pub const MAX_HISTORY: usize = 10_000;
 
@@ -137,8 +143,13 @@ pub struct ServeArgs {
     pub history: usize,
 
     /// worker threads; more can shorten the fan-out of a very large room on a machine with
-    /// cores to spare (default 1; e.g. --threads 4)
-    #[argh(option, arg_name = "n", default = "DEFAULT_THREADS")]
+    /// cores to spare (default 1, at most 256; e.g. --threads 4)
+    #[argh(
+        option,
+        arg_name = "n",
+        default = "DEFAULT_THREADS",
+        from_str_fn(parse_threads)
+    )]
     pub threads: usize,
 
     /// join the room with servers sharing this Redis, for one room across many servers
@@ -242,6 +253,19 @@ impl Shell {
     }
 }
 
+/// Parses `--threads`: 1 to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1 worker thread".into()),
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!("at most {MAX_THREADS} worker threads")),
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() => {
+            Err(format!("at most {MAX_THREADS} worker threads"))
+        }
+        Err(_) => Err(format!("{text:?} is not a number of threads (as in 4)")),
+    }
+}
+
 /// Parses a shell name for `gochat completions SHELL`.
 pub fn parse_shell(text: &str) -> Result<Shell, String> {
     Shell::ALL
@@ -253,6 +277,21 @@ pub fn parse_shell(text: &str) -> Result<Shell, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_are_1_to_256() {
+        assert_eq!(parse_threads("1"), Ok(1));
+        assert_eq!(parse_threads("256"), Ok(MAX_THREADS));
+        assert_eq!(parse_threads("0"), Err("at least 1 worker thread".into()));
+        for many in ["257", "1000000", "99999999999999999999999"] {
+            assert_eq!(
+                parse_threads(many),
+                Err("at most 256 worker threads".into())
+            );
+        }
+        assert!(parse_threads("four").unwrap_err().contains("not a number"));
+        assert!(parse_threads("-1").unwrap_err().contains("not a number"));
+    }
 
     #[test]
     fn shells_parse_by_name_and_nothing_else() {

@@ -18,7 +18,7 @@ use std::process::Command;
 
 use common::{Terminal, gochat, help, help_section, run, run_command, tool};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
-use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, ServeArgs};
+use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, MAX_THREADS, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
 use gochat::units::{parse_bytes, parse_duration};
 
@@ -126,6 +126,7 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
     } = serve;
     let first_word = |s: String| s.split([' ', ',']).next().unwrap_or_default().to_string();
     assert_eq!(first_word(stated_default(&text, "addr")), addr);
+    assert_eq!(addr, ":8000");
     assert_eq!(
         parse_bytes(&stated_default(&text, "--max-line")),
         Ok(max_line)
@@ -149,9 +150,16 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         first_word(stated_default(&text, "--history")),
         history.to_string()
     );
-    assert!(text.contains(&format!("at most {MAX_HISTORY}")), "{text}");
+    let entry = |option: &str| {
+        help_section(&text, "Options:")
+            .into_iter()
+            .find(|e| e.starts_with(option))
+            .unwrap_or_default()
+    };
+    assert!(entry("--history").contains(&format!("at most {MAX_HISTORY};")));
     assert_eq!(threads, DEFAULT_THREADS);
     assert_eq!(first_word(stated_default(&text, "--threads")), "1");
+    assert!(entry("--threads").contains(&format!("at most {MAX_THREADS};")));
     assert_eq!(redis, None);
     assert_eq!(first_word(stated_default(&text, "--redis")), "none");
     assert_eq!(first_word(stated_default(&text, "--room")), room);
@@ -164,6 +172,7 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         panic!("not connect")
     };
     assert_eq!(first_word(stated_default(&text, "addr")), connect.addr);
+    assert_eq!(connect.addr, "localhost:8000");
     assert_eq!(
         parse_bytes(&stated_default(&text, "--max-line")),
         Ok(connect.max_line)
@@ -183,12 +192,20 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn bad_usage_exits_2_with_one_clean_line() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&[], "missing command"),
         (&["serve", "--bogus"], "--bogus"),
         (&["serve", "--max-line", "lots"], "lots"),
         (&["completions"], "shell"),
         (&["completions", "tcsh"], "bash, zsh or fish"),
+        (
+            &["serve", "--threads", "1000000"],
+            "Error parsing option '--threads' with value '1000000': at most 256 worker threads",
+        ),
+        (
+            &["serve", "--threads", "0"],
+            "Error parsing option '--threads' with value '0': at least 1 worker thread",
+        ),
         (
             &["serve", "--room", "bad/name"],
             "invalid room name \"bad/name\": room names are 1 to 32",
