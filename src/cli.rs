@@ -1,4 +1,6 @@
-//! The command line: argh types and nothing else.
+//! The command line: the argh types, the constants for their defaults and limits, and the
+//! parsers for the values argh cannot read by itself (a shell's name, a thread count; sizes
+//! and durations are parsed by [`crate::units`]). Nothing here acts on them.
 //!
 //! `gochat serve [ADDR]` opens a room, `gochat connect [ADDR]` joins one, `gochat completions
 //! SHELL` prints a completion script. Every option has a default that works on a LAN, so both

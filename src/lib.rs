@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (argh types only).
+//! - [`cli`]: the command line: argh types, their defaults and limits, their value parsers.
 //! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`]: a
 //!   file per shell, each with its script template beside it.
 //! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
