@@ -8,7 +8,8 @@ use std::process::Stdio;
 use std::thread;
 
 use common::{
-    Client, Member, PATIENCE, Process, Server, assert_clean_error, closed_port, gochat, run,
+    Client, Member, PATIENCE, Process, Server, Terminal, assert_clean_error, closed_port, gochat,
+    run, serve_once,
 };
 
 #[test]
@@ -291,4 +292,59 @@ fn a_refusal_from_a_hostile_server_cannot_drive_the_terminal() {
         err,
         "gochat: cannot take the name: ^[[2J^[]52;c;eA==^G no\n"
     );
+}
+
+#[test]
+fn connect_sends_a_line_longer_than_its_max_line_in_pieces() {
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let mut client = Client::start(room.addr, &["--max-line", "100"]);
+    let name = watcher.line().replace(" has arrived", "");
+    let long = format!("{}\n{}\n", "a".repeat(250), "€".repeat(50));
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(long.as_bytes())
+        .unwrap();
+    // Cut on a character boundary: 33 three-byte characters are 99 bytes.
+    for piece in [
+        "a".repeat(100),
+        "a".repeat(100),
+        "a".repeat(50),
+        "€".repeat(33),
+        "€".repeat(17),
+    ] {
+        watcher.expect(&format!("{name}: {piece}"));
+    }
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (status, _, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{err}");
+}
+
+#[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+fn connect_shows_a_long_line_in_pieces_of_its_max_line_on_a_terminal_only() {
+    let line = format!("{}\n", "b".repeat(250));
+    // On a terminal: pieces of 100 bytes (the terminal turns each newline into CRLF).
+    let (addr, server) = serve_once(line.clone().into_bytes());
+    let term = Terminal::gochat(&format!("connect {addr} --max-line 100 < /dev/null"));
+    server.join().unwrap();
+    let (status, shown) = term.finish();
+    assert!(status.success());
+    let pieces = format!(
+        "{}\r\n{}\r\n{}\r\n",
+        "b".repeat(100),
+        "b".repeat(100),
+        "b".repeat(50)
+    );
+    assert_eq!(String::from_utf8(shown).unwrap(), pieces);
+    // On a pipe: the bytes as they came.
+    let (addr, server) = serve_once(line.clone().into_bytes());
+    let client = Client::start(addr, &["--max-line", "100"]);
+    server.join().unwrap();
+    let (status, out, _) = client.finish(PATIENCE);
+    assert!(status.success());
+    assert_eq!(out, line);
 }

@@ -141,3 +141,16 @@ pub fn closed_port() -> SocketAddr {
     drop(listener);
     addr
 }
+
+/// A stand-in server on loopback that accepts one connection, sends it `bytes` and closes:
+/// for what a client does with what any server (not only gochat) sends. Returns its
+/// address and the thread to join.
+pub fn serve_once(bytes: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        std::io::Write::write_all(&mut conn, &bytes).expect("send");
+    });
+    (addr, server)
+}
