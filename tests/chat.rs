@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::thread;
 
-use common::{Client, PATIENCE, Server, run};
+use common::{Client, PATIENCE, Server, peak_rss_kib, run};
 
 #[test]
 fn a_name_is_taken_announced_and_used_from_then_on() {
@@ -285,9 +285,11 @@ fn history_is_bounded() {
 fn a_member_flooding_commands_it_never_reads_cannot_grow_the_server() {
     let room = Server::start(&[]);
     let mut members = room.settled(50);
+    let before = peak_rss_kib(room.pid());
     let flooder = members.pop().unwrap();
     let flooder_name = flooder.name.clone();
-    // 200,000 /who, each answered with 50 names, and never a byte read.
+    // 200,000 /who, each answered with 50 names (about 200 MB of answers), and never a
+    // byte read.
     let text = "/who\n".repeat(200_000);
     let mut out = flooder.stream().try_clone().unwrap();
     let writer = thread::spawn(move || {
@@ -302,14 +304,10 @@ fn a_member_flooding_commands_it_never_reads_cannot_grow_the_server() {
         }
     }
     writer.join().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", room.pid())).unwrap();
-    let peak: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse().ok())
-        .unwrap();
-    eprintln!("server peak RSS after a command flood: {peak} KiB");
-    assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+    // Growth, not a ceiling: a debug build's own size is not what is tested. Keeping the
+    // answers would cost about 200 MB; a bounded room costs its sendq and a batch or two.
+    let grew = peak_rss_kib(room.pid()).saturating_sub(before);
+    eprintln!("server peak RSS grew by {grew} KiB in a command flood");
+    assert!(grew < 16 * 1024, "the server grew by {grew} KiB");
     let _ = flooder.stream().shutdown(std::net::Shutdown::Both);
 }

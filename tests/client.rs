@@ -9,7 +9,7 @@ use std::thread;
 
 use common::{
     Client, Member, PATIENCE, Process, Server, Terminal, assert_clean_error, closed_port, gochat,
-    run, serve_once,
+    peak_rss_kib, run, serve_once,
 };
 
 #[test]
@@ -225,13 +225,6 @@ fn a_member_that_half_closes_gets_everything_it_is_owed() {
         all.lines().last(),
         Some(format!("{}: 4999", piper.name).as_str())
     );
-}
-
-/// The client's peak resident memory so far, from /proc.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

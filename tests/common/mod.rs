@@ -25,7 +25,9 @@ pub mod tools;
 pub use client::Client;
 pub use help::{help, help_section};
 pub use member::{Member, read_together};
-pub use process::{PATIENCE, Process, assert_clean_error, drain, gochat, run, run_command};
+pub use process::{
+    PATIENCE, Process, assert_clean_error, drain, gochat, peak_rss_kib, run, run_command,
+};
 pub use server::{Server, closed_port, have_ipv6, loopback_for, serve_once};
 pub use terminal::Terminal;
 pub use tools::tool;

@@ -132,3 +132,13 @@ pub fn assert_clean_error(stderr: &str, want: &str) {
         "expected a line with {want:?}, got {stderr:?}"
     );
 }
+
+/// A process's peak resident memory so far (`VmHWM`), in KiB, from /proc.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.split_whitespace().next()?.parse().ok())
+        .expect("a VmHWM line")
+}
