@@ -44,6 +44,8 @@ fn ci_runs_the_readmes_test_command() {
     assert!(ci.lines().any(|l| l.trim() == "cargo test"), "{ci}");
     assert!(ci.contains("cargo fmt --check"));
     assert!(ci.contains("cargo clippy --all-targets -- -D warnings"));
+    assert!(ci.contains("cargo build --no-default-features"));
+    assert!(ci.contains("cargo clippy --no-default-features --all-targets -- -D warnings"));
 }
 
 /// Roff source as a reader sees it, near enough to search: `\-` is `-`, quotes and font
