@@ -15,6 +15,8 @@
 //! }
 //! ```
 //!
+//! `has_ipv6_loopback` is set the same way when this host can bind `[::1]`.
+//!
 //! A new program is one line in [`TOOLS`] (and its package in `.ci/run`). With
 //! `GOCHAT_REQUIRE_TOOLS=1` (set by `.ci/run`, which installs them all) a missing program
 //! fails the build instead, naming the packages to install; `GOCHAT_REQUIRE_REDIS=1`
@@ -44,13 +46,23 @@ const TOOLS: &[(&str, &str)] = &[
     ("zsh", "zsh"),
 ];
 
+/// The cfg set when this host has an IPv6 loopback (`::1`) to test on.
+const IPV6_LOOPBACK: &str = "has_ipv6_loopback";
+
 fn main() -> ExitCode {
     println!("cargo::rerun-if-changed=build.rs");
     for var in ["PATH", "GOCHAT_REQUIRE_TOOLS", "GOCHAT_REQUIRE_REDIS"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
     let cfgs: Vec<String> = TOOLS.iter().map(|(name, _)| cfg_name(name)).collect();
-    println!("cargo::rustc-check-cfg=cfg({})", cfgs.join(", "));
+    println!(
+        "cargo::rustc-check-cfg=cfg({}, {IPV6_LOOPBACK})",
+        cfgs.join(", ")
+    );
+    // Not a program, but a test needs it the same way; no CI machine is required to have it.
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        println!("cargo::rustc-cfg={IPV6_LOOPBACK}");
+    }
 
     let dirs: Vec<PathBuf> = env::var_os("PATH")
         .map(|path| env::split_paths(&path).collect())

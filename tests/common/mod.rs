@@ -28,6 +28,6 @@ pub use member::{Member, read_together};
 pub use process::{
     PATIENCE, Process, assert_clean_error, drain, gochat, peak_rss_kib, run, run_command,
 };
-pub use server::{Server, closed_port, have_ipv6, loopback_for, serve_once};
+pub use server::{Server, closed_port, loopback_for, serve_once};
 pub use terminal::Terminal;
 pub use tools::tool;

@@ -1,7 +1,7 @@
 //! A real `gochat serve`, started on loopback port 0, its address read from its start line.
 
 use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
@@ -127,11 +127,6 @@ pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
         }
         _ => addr,
     }
-}
-
-/// Whether this host can use IPv6 loopback.
-pub fn have_ipv6() -> bool {
-    std::net::TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0)).is_ok()
 }
 
 /// A loopback port nobody listens on (bound, then released).

@@ -15,7 +15,8 @@
 //!
 //! A new program: add it to `TOOLS` in `build.rs` (name and Debian package) and to
 //! `.ci/run`'s package list, then mark its tests as above. With `GOCHAT_REQUIRE_TOOLS=1`
-//! (`.ci/run`) a missing program fails the build.
+//! (`.ci/run`) a missing program fails the build. A host without an IPv6 loopback has no
+//! `has_ipv6_loopback`, and its IPv6 tests show as ignored the same way.
 
 use std::path::PathBuf;
 
