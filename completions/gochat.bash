@@ -17,7 +17,9 @@ _gochat() {
         fi
     done
     case $command in
-        "") options="--help -V --version" commands="serve connect completions" ;;
+        "")
+            options="--help -V --version" commands="serve connect completions"
+            ;;
         serve) options="--help --max-line --sendq --lag-limit --max-clients --idle-timeout --history --threads --redis --room -v --verbose" values="--max-line --sendq --lag-limit --max-clients --idle-timeout --history --threads --redis --room" ;;
         connect) options="--help --max-line --name --raw" values="--max-line --name" ;;
         completions) options="--help" values="" ;;

@@ -1,4 +1,6 @@
-//! The command line: argh types and nothing else.
+//! The command line: the argh types, the constants for their defaults and limits, and the
+//! parsers for the values argh cannot read by itself (a shell's name, a thread count; sizes
+//! and durations are parsed by [`crate::units`]). Nothing here acts on them.
 //!
 //! `gochat serve [ADDR]` opens a room, `gochat connect [ADDR]` joins one, `gochat completions
 //! SHELL` prints a completion script. Every option has a default that works on a LAN, so both
@@ -15,7 +17,6 @@ use std::time::Duration;
 use argh::{ArgsInfo, FromArgs};
 
 use crate::codec::DEFAULT_MAX_LINE;
-use crate::completions::{Shell, parse_shell};
 use crate::units::{parse_bytes, parse_duration};
 
 /// The default `--sendq`: how far (in bytes) one member may fall behind before the room
@@ -35,6 +36,12 @@ pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// second one did not pay (the kernel's per-socket work dominates, and it competes with
 /// everything else on the box); bigger rooms on bigger machines can ask for more.
 pub const DEFAULT_THREADS: usize = 1;
+
+/// The most `--threads`. More worker threads than cores only contend for the room's one
+/// broadcaster and the kernel's socket locks; 256 is more cores than any machine gochat is
+/// likely to share with a room, and a typo (an extra zero or three) is refused instead of
+/// starting a thousand threads.
+pub const MAX_THREADS: usize = 256;
 
 /// The most `--history` lines a room keeps: each costs up to `--max-line` bytes.
 pub const MAX_HISTORY: usize = 10_000;
@@ -138,8 +145,13 @@ pub struct ServeArgs {
     pub history: usize,
 
     /// worker threads; more can shorten the fan-out of a very large room on a machine with
-    /// cores to spare (default 1; e.g. --threads 4)
-    #[argh(option, arg_name = "n", default = "DEFAULT_THREADS")]
+    /// cores to spare (default 1, at most 256; e.g. --threads 4)
+    #[argh(
+        option,
+        arg_name = "n",
+        default = "DEFAULT_THREADS",
+        from_str_fn(parse_threads)
+    )]
     pub threads: usize,
 
     /// join the room with servers sharing this Redis, for one room across many servers
@@ -216,4 +228,82 @@ pub struct CompletionsArgs {
     /// the shell to complete for: bash, zsh or fish
     #[argh(positional, arg_name = "shell", from_str_fn(parse_shell))]
     pub shell: Shell,
+}
+
+/// A shell `gochat completions` can write a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// GNU bash, with or without the bash-completion package.
+    Bash,
+    /// zsh, through its completion system (`compinit`).
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+impl Shell {
+    /// Every shell, in the order help and errors list them.
+    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+    /// The shell's name, as typed after `gochat completions`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
+}
+
+/// Parses `--threads`: 1 to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1 worker thread".into()),
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!("at most {MAX_THREADS} worker threads")),
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() => {
+            Err(format!("at most {MAX_THREADS} worker threads"))
+        }
+        Err(_) => Err(format!("{text:?} is not a number of threads (as in 4)")),
+    }
+}
+
+/// Parses a shell name for `gochat completions SHELL`.
+pub fn parse_shell(text: &str) -> Result<Shell, String> {
+    Shell::ALL
+        .into_iter()
+        .find(|shell| shell.name() == text)
+        .ok_or_else(|| format!("unknown shell {text:?}: use bash, zsh or fish"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_1_to_256() {
+        assert_eq!(parse_threads("1"), Ok(1));
+        assert_eq!(parse_threads("256"), Ok(MAX_THREADS));
+        assert_eq!(parse_threads("0"), Err("at least 1 worker thread".into()));
+        for many in ["257", "1000000", "99999999999999999999999"] {
+            assert_eq!(
+                parse_threads(many),
+                Err("at most 256 worker threads".into())
+            );
+        }
+        assert!(parse_threads("four").unwrap_err().contains("not a number"));
+        assert!(parse_threads("-1").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn shells_parse_by_name_and_nothing_else() {
+        for shell in Shell::ALL {
+            assert_eq!(parse_shell(shell.name()), Ok(shell));
+        }
+        assert!(
+            parse_shell("tcsh")
+                .unwrap_err()
+                .contains("bash, zsh or fish")
+        );
+    }
 }

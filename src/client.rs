@@ -23,7 +23,7 @@ use smol::{Timer, Unblock};
 use crate::addr::ConnectAddr;
 use crate::chat;
 use crate::cli::ConnectArgs;
-use crate::codec::{LineDecoder, MAX_MAX_LINE, MIN_MAX_LINE};
+use crate::codec::{self, LineDecoder, MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::Error;
 
 /// How much is read from stdin or the socket at a time.
@@ -225,15 +225,23 @@ async fn print_room(
 /// How long `--name` waits for the room to answer `/nick`.
 const NAMING_PATIENCE: Duration = Duration::from_secs(10);
 
+/// The most of one line `--name` keeps while it waits for the room's answer. The lines it
+/// looks for (the greeting, the answer to `/nick`, a refusal) are all well under this;
+/// a longer line (a newcomer's history can hold lines of up to the server's `--max-line`)
+/// is none of them and is skipped, so no server can make the client hold more.
+const NAMING_LINE: usize = 1024;
+
 /// Taking a name on joining (`--name`): watch the first lines for the greeting, ask for
 /// the name, and wait for the room's answer before sending any input.
 struct Naming {
     name: String,
     /// Who the greeting says we are, once it has come.
     me: Option<String>,
-    /// The start of a line not yet complete.
+    /// The start of a line not yet complete: at most [`NAMING_LINE`] bytes.
     partial: Vec<u8>,
-    /// Told (by closing) when the name is ours, so input may flow.
+    /// Whether the line being read is longer than [`NAMING_LINE`], so none of ours.
+    overlong: bool,
+    /// Sent one message when the name is ours, so input may flow.
     named: async_channel::Sender<()>,
 }
 
@@ -243,6 +251,7 @@ impl Naming {
             name,
             me: None,
             partial: Vec::new(),
+            overlong: false,
             named,
         }
     }
@@ -253,36 +262,61 @@ impl Naming {
 
     /// Looks at what the room sent. Returns true once the name is ours, an error if the
     /// room refused it.
-    async fn hear(&mut self, bytes: &[u8], stream: &mut TcpStream) -> Result<bool, Error> {
-        self.partial.extend_from_slice(bytes);
-        while let Some(end) = memchr::memchr(b'\n', &self.partial) {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line[..end]);
-            let line = line.strip_suffix('\r').unwrap_or(&line);
-            match &self.me {
-                None => {
-                    if let Some(me) = line.strip_prefix("You are ") {
-                        self.me = Some(me.to_string());
-                        let ask = format!("/nick {}\n", self.name);
-                        stream
-                            .write_all(ask.as_bytes())
-                            .await
-                            .map_err(|e| Error::io("connection lost", e))?;
-                    }
+    async fn hear(&mut self, mut bytes: &[u8], stream: &mut TcpStream) -> Result<bool, Error> {
+        while !bytes.is_empty() {
+            let (piece, ended) = match memchr::memchr(b'\n', bytes) {
+                Some(end) => (&bytes[..end], true),
+                None => (bytes, false),
+            };
+            bytes = &bytes[(piece.len() + 1).min(bytes.len())..];
+            let room = NAMING_LINE - self.partial.len();
+            self.partial
+                .extend_from_slice(&piece[..piece.len().min(room)]);
+            self.overlong |= piece.len() > room;
+            if !ended {
+                break;
+            }
+            let line = std::mem::take(&mut self.partial);
+            let whole = !std::mem::replace(&mut self.overlong, false);
+            if whole && self.heard_line(&line, stream).await? {
+                return Ok(true);
+            }
+            self.partial = line;
+            self.partial.clear();
+        }
+        Ok(false)
+    }
+
+    /// Looks at one whole line from the room (without its newline).
+    async fn heard_line(&mut self, line: &[u8], stream: &mut TcpStream) -> Result<bool, Error> {
+        let line = String::from_utf8_lossy(line);
+        let line = line.strip_suffix('\r').unwrap_or(&line);
+        match &self.me {
+            None => {
+                if let Some(me) = line.strip_prefix("You are ") {
+                    self.me = Some(me.to_string());
+                    let ask = format!("/nick {}\n", self.name);
+                    stream
+                        .write_all(ask.as_bytes())
+                        .await
+                        .map_err(|e| Error::io("connection lost", e))?;
                 }
-                Some(me) => {
-                    if line == format!("{me} is now known as {}", self.name) {
-                        let _ = self.named.try_send(());
-                        return Ok(true);
-                    }
-                    if line == format!("{me}: /nick {}", self.name) {
-                        return Err(Naming::refused(
-                            "the server does not know /nick (is it a gochat server?)",
-                        ));
-                    }
-                    if let Some(reason) = line.strip_prefix("gochat: ") {
-                        return Err(Naming::refused(reason));
-                    }
+            }
+            Some(me) => {
+                if line == format!("{me} is now known as {}", self.name) {
+                    let _ = self.named.try_send(());
+                    return Ok(true);
+                }
+                if line == format!("{me}: /nick {}", self.name) {
+                    return Err(Naming::refused(
+                        "the server does not know /nick (is it a gochat server?)",
+                    ));
+                }
+                if let Some(reason) = line.strip_prefix("gochat: ") {
+                    // Printed on stderr, often a terminal: shown, never obeyed.
+                    return Err(Naming::refused(
+                        codec::sanitize(reason.as_bytes()).trim_end(),
+                    ));
                 }
             }
         }

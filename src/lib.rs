@@ -9,9 +9,11 @@
 //! Each module owns one idea; a folder, an idea with parts. Dependencies go one way: the
 //! server uses members, members use the room, the room uses the feed and the codec.
 //!
-//! - [`cli`]: the command line (argh types only).
-//! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`].
-//! - [`codec`]: what a line is: framing, the longest line, sanitizing. Shared by both sides.
+//! - [`cli`]: the command line: argh types, their defaults and limits, their value parsers.
+//! - [`completions`]: the bash, zsh and fish completion scripts, generated from [`cli`]: a
+//!   file per shell, each with its script template beside it.
+//! - [`codec`]: what a line is: framing, the longest line, sanitizing, telnet's commands.
+//!   Shared by both sides.
 //! - [`chat`]: the room's commands (`/nick`, `/who`, ...) and the rules for names.
 //! - [`addr`]: addresses as users type them and as the room shows them.
 //! - [`server`]: `gochat serve`: binding, accepting, signals, the executor threads, and

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use gochat::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match utf8_args() {
+        Ok(args) => args,
+        Err(error) => return fail(error),
+    };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match <Cli as argh::FromArgs>::from_args(&["gochat"], &args) {
         Ok(cli) => cli,
@@ -29,11 +32,31 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("gochat: {error}");
-            ExitCode::from(error.exit_code())
-        }
+        Err(error) => fail(error),
     }
+}
+
+/// Reports an error as its one line, and gives its exit status.
+fn fail(error: gochat::Error) -> ExitCode {
+    eprintln!("gochat: {error}");
+    ExitCode::from(error.exit_code())
+}
+
+/// The arguments after the program's name. Every gochat argument is text (an address, a
+/// size, a name), so one that is not UTF-8 is bad usage, shown with its bytes escaped.
+fn utf8_args() -> Result<Vec<String>, gochat::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::args_os()
+        .skip(1)
+        .map(|arg| {
+            arg.into_string().map_err(|arg| {
+                gochat::Error::Usage(format!(
+                    "argument \"{}\" is not UTF-8 (run gochat --help)",
+                    arg.as_bytes().escape_ascii()
+                ))
+            })
+        })
+        .collect()
 }
 
 /// What argh asked for instead of a parsed command line: help (status 0) or a usage error
@@ -55,7 +78,7 @@ fn early_exit(exit: argh::EarlyExit) -> ExitCode {
 
 /// `gochat completions SHELL`: the script on stdout. A closed pipe (`| head`) is not an
 /// error worth a message, but any other write failure is.
-fn print_completions(shell: gochat::completions::Shell) -> Result<(), gochat::Error> {
+fn print_completions(shell: gochat::cli::Shell) -> Result<(), gochat::Error> {
     let script = gochat::completions::script(shell);
     let mut out = std::io::stdout().lock();
     match out.write_all(script.as_bytes()).and_then(|()| out.flush()) {

@@ -48,12 +48,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// use std::time::Duration;
 /// assert_eq!(gochat::units::format_duration(Duration::from_secs(2)), "2s");
 /// assert_eq!(gochat::units::format_duration(Duration::from_millis(1500)), "1.5s");
+/// assert_eq!(gochat::units::format_duration(Duration::from_micros(250)), "0.25ms");
 /// ```
 pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
+    if d.is_zero() {
         return "0s".into();
     }
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        // Finer than a millisecond: a decimal, which f64 prints exactly enough to read back.
+        return if d < Duration::from_secs(1) {
+            format!("{}ms", d.as_nanos() as f64 / 1e6)
+        } else {
+            format!("{}s", d.as_secs_f64())
+        };
+    }
+    let ms = d.as_millis();
     if ms % 3_600_000 == 0 {
         return format!("{}h", ms / 3_600_000);
     }
@@ -127,11 +136,39 @@ mod tests {
     }
 
     #[test]
+    fn durations_under_a_millisecond_are_not_zero() {
+        for (d, text) in [
+            (Duration::from_micros(500), "0.5ms"),
+            (Duration::from_micros(1), "0.001ms"),
+            (Duration::from_nanos(1), "0.000001ms"),
+            (Duration::from_nanos(1_500_001), "1.500001ms"),
+            (Duration::new(2, 250_000), "2.00025s"),
+            (Duration::new(7, 1), "7.000000001s"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text} reads back");
+        }
+    }
+
+    #[test]
     fn bad_durations_say_why() {
         assert!(parse_duration("2").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("2x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("s").unwrap_err().contains("not a duration"));
-        assert!(parse_duration("1e300h").is_err());
+        // No exponents: "e300h" is not a unit.
+        assert!(
+            parse_duration("1e300h")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        // Longer than a year, or than f64 can hold.
+        assert!(parse_duration("8761h").unwrap_err().contains("too long"));
+        let huge = format!("1{}h", "0".repeat(400));
+        assert!(parse_duration(&huge).unwrap_err().contains("too long"));
+        assert_eq!(
+            parse_duration("8760h"),
+            Ok(Duration::from_secs(365 * 24 * 3600))
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!
 //! Each shell is driven non-interactively: bash by calling the completion function with
 //! `COMP_WORDS` set, fish with `complete -C`, zsh through `compinit` on a pseudo-terminal
-//! (`zpty`) with a TAB typed. A shell that is not installed skips its test loudly, unless
-//! `GOCHAT_REQUIRE_TOOLS=1` (set by `.ci/run`), where it fails the test.
+//! (`zpty`) with a TAB typed. A test whose shell is not installed shows as ignored (see
+//! `tests/common/tools.rs`).
 //!
 //! `gochat connect` on a terminal is driven through script(1), which gives it a
 //! pseudo-terminal and types for us: Ctrl-D and Ctrl-C must end it.
@@ -14,24 +14,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{Client, PATIENCE, help, help_section, run, tool};
+use common::{Terminal, gochat, help, help_section, run, run_command, tool};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
-use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, ServeArgs};
+use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, MAX_THREADS, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
 use gochat::units::{parse_bytes, parse_duration};
-
-/// Runs a prepared command to completion (bounded): status, stdout, stderr.
-fn run_command(command: &mut Command) -> (std::process::ExitStatus, String, String) {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a shell");
-    Client::adopt(child).finish(PATIENCE)
-}
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -137,6 +126,7 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
     } = serve;
     let first_word = |s: String| s.split([' ', ',']).next().unwrap_or_default().to_string();
     assert_eq!(first_word(stated_default(&text, "addr")), addr);
+    assert_eq!(addr, ":8000");
     assert_eq!(
         parse_bytes(&stated_default(&text, "--max-line")),
         Ok(max_line)
@@ -160,9 +150,16 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         first_word(stated_default(&text, "--history")),
         history.to_string()
     );
-    assert!(text.contains(&format!("at most {MAX_HISTORY}")), "{text}");
+    let entry = |option: &str| {
+        help_section(&text, "Options:")
+            .into_iter()
+            .find(|e| e.starts_with(option))
+            .unwrap_or_default()
+    };
+    assert!(entry("--history").contains(&format!("at most {MAX_HISTORY};")));
     assert_eq!(threads, DEFAULT_THREADS);
     assert_eq!(first_word(stated_default(&text, "--threads")), "1");
+    assert!(entry("--threads").contains(&format!("at most {MAX_THREADS};")));
     assert_eq!(redis, None);
     assert_eq!(first_word(stated_default(&text, "--redis")), "none");
     assert_eq!(first_word(stated_default(&text, "--room")), room);
@@ -175,6 +172,7 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         panic!("not connect")
     };
     assert_eq!(first_word(stated_default(&text, "addr")), connect.addr);
+    assert_eq!(connect.addr, "localhost:8000");
     assert_eq!(
         parse_bytes(&stated_default(&text, "--max-line")),
         Ok(connect.max_line)
@@ -194,12 +192,20 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn bad_usage_exits_2_with_one_clean_line() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&[], "missing command"),
         (&["serve", "--bogus"], "--bogus"),
         (&["serve", "--max-line", "lots"], "lots"),
         (&["completions"], "shell"),
         (&["completions", "tcsh"], "bash, zsh or fish"),
+        (
+            &["serve", "--threads", "1000000"],
+            "Error parsing option '--threads' with value '1000000': at most 256 worker threads",
+        ),
+        (
+            &["serve", "--threads", "0"],
+            "Error parsing option '--threads' with value '0': at least 1 worker thread",
+        ),
         (
             &["serve", "--room", "bad/name"],
             "invalid room name \"bad/name\": room names are 1 to 32",
@@ -211,6 +217,27 @@ fn bad_usage_exits_2_with_one_clean_line() {
         assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
         common::assert_clean_error(&err, want);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+    }
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_bad_usage() {
+    use std::os::unix::ffi::OsStrExt;
+    for args in [
+        &[&b"serve"[..], b"\xff"][..],
+        &[b"connect", b"--name", b"ad\xe9"],
+    ] {
+        let mut command = gochat();
+        command.args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)));
+        let (status, out, err) = run_command(&mut command);
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} wrote to stdout: {out}");
+        let bad = args.last().unwrap().escape_ascii();
+        assert_eq!(
+            err,
+            format!("gochat: argument \"{bad}\" is not UTF-8 (run gochat --help)\n"),
+            "{args:?}"
+        );
     }
 }
 
@@ -286,8 +313,9 @@ fn sorted(words: &[&str]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(has_bash), ignore = "needs bash: apt-get install bash")]
 fn bash_completes_commands_options_and_shells() {
-    let Some(bash) = tool("bash") else { return };
+    let bash = tool("bash");
     let complete = |words: &[&str]| bash_complete(&bash, words);
     assert_eq!(complete(&["gochat", "se"]), ["serve"]);
     assert_eq!(
@@ -321,6 +349,27 @@ fn bash_completes_commands_options_and_shells() {
     assert!(complete(&["gochat", "connect", "lab-box", ":", "8000", ""]).contains(&"--raw".into()));
 }
 
+#[test]
+#[cfg_attr(
+    not(has_shellcheck),
+    ignore = "needs shellcheck: apt-get install shellcheck"
+)]
+fn the_bash_script_and_its_template_pass_shellcheck() {
+    let (path, _) = shipped("bash");
+    for script in [path, repo("src/completions/gochat.bash")] {
+        let (status, out, err) = run_command(
+            Command::new(tool("shellcheck"))
+                .args(["--shell=bash", "--severity=style"])
+                .arg(&script),
+        );
+        assert!(
+            status.success() && out.is_empty() && err.is_empty(),
+            "shellcheck finds fault with {}:\n{out}{err}",
+            script.display()
+        );
+    }
+}
+
 /// What fish offers for the command line `line` (cursor at its end): the words, sorted.
 fn fish_complete(fish: &Path, line: &str) -> Vec<String> {
     let (path, _) = shipped("fish");
@@ -345,14 +394,18 @@ fn fish_complete(fish: &Path, line: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(has_fish), ignore = "needs fish: apt-get install fish")]
 fn fish_completes_commands_options_and_shells() {
-    let Some(fish) = tool("fish") else { return };
+    let fish = tool("fish");
     let (path, _) = shipped("fish");
-    let (status, _, err) = run_command(Command::new(&fish).arg("--no-execute").arg(&path));
-    assert!(
-        status.success() && err.is_empty(),
-        "fish rejects the script: {err}"
-    );
+    for script in [path, repo("src/completions/gochat.fish")] {
+        let (status, _, err) = run_command(Command::new(&fish).arg("--no-execute").arg(&script));
+        assert!(
+            status.success() && err.is_empty(),
+            "fish rejects {}: {err}",
+            script.display()
+        );
+    }
     let complete = |line: &str| fish_complete(&fish, line);
     assert_eq!(complete("gochat se"), ["serve"]);
     assert_eq!(
@@ -418,14 +471,18 @@ fn zsh_complete(zsh: &Path, line: &str) -> (Vec<String>, Vec<String>, Vec<String
 }
 
 #[test]
+#[cfg_attr(not(has_zsh), ignore = "needs zsh: apt-get install zsh")]
 fn zsh_completes_commands_options_and_shells() {
-    let Some(zsh) = tool("zsh") else { return };
+    let zsh = tool("zsh");
     let (path, _) = shipped("zsh");
-    let (status, _, err) = run_command(Command::new(&zsh).arg("-n").arg(&path));
-    assert!(
-        status.success() && err.is_empty(),
-        "zsh -n rejects the script: {err}"
-    );
+    for script in [path, repo("src/completions/_gochat.zsh")] {
+        let (status, _, err) = run_command(Command::new(&zsh).arg("-n").arg(&script));
+        assert!(
+            status.success() && err.is_empty(),
+            "zsh -n rejects {}: {err}",
+            script.display()
+        );
+    }
 
     let (matches, groups, _) = zsh_complete(&zsh, "gochat ");
     assert_eq!(matches, sorted(&["serve", "connect", "completions"]));
@@ -455,96 +512,19 @@ fn zsh_completes_commands_options_and_shells() {
     );
 }
 
-/// `gochat connect` on a terminal: script(1) gives it a pseudo-terminal and types what we
-/// write to script's stdin. Returns the running script and a channel of its output.
-struct Terminal {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::sync::mpsc::Receiver<u8>,
-    seen: Vec<u8>,
-}
-
-impl Terminal {
-    fn connect(addr: std::net::SocketAddr) -> Option<Terminal> {
-        let script = tool("script")?;
-        let command = format!("{} connect {addr}", env!("CARGO_BIN_EXE_gochat"));
-        let mut child = Command::new(script)
-            .args(["-qec", &command, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start script");
-        let input = child.stdin.take().expect("stdin is piped");
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, output) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || buf[..n].iter().any(|b| tx.send(*b).is_err()) {
-                    break;
-                }
-            }
-        });
-        Some(Terminal {
-            child,
-            input,
-            output,
-            seen: Vec::new(),
-        })
-    }
-
-    fn type_keys(&mut self, keys: &[u8]) {
-        use std::io::Write;
-        self.input.write_all(keys).expect("type into the terminal");
-        self.input.flush().expect("flush");
-    }
-
-    /// Waits until the terminal has shown `text`.
-    fn expect(&mut self, text: &str) {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while !String::from_utf8_lossy(&self.seen).contains(text) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(b) => self.seen.push(b),
-                Err(_) => panic!(
-                    "the terminal never showed {text:?}: {:?}",
-                    String::from_utf8_lossy(&self.seen)
-                ),
-            }
-        }
-    }
-
-    /// Waits for `gochat connect` (and so script) to exit.
-    fn exits(mut self) -> std::process::ExitStatus {
-        common::wait_child(&mut self.child, PATIENCE)
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
 fn connect_in_a_terminal_leaves_on_ctrl_d_and_ctrl_c() {
     let server = common::Server::start(&[]);
     // Ctrl-D on an empty line: end of input, the client leaves cleanly.
-    let Some(mut term) = Terminal::connect(server.addr) else {
-        return;
-    };
+    let mut term = Terminal::gochat(&format!("connect {}", server.addr));
     term.expect("You are ");
     term.type_keys(b"\x04");
     assert!(term.exits().success(), "Ctrl-D must exit 0");
 
     // Ctrl-C after a line: the line was sent (and shown twice: typed, then echoed by the
     // room), and the client leaves at once.
-    let Some(mut term) = Terminal::connect(server.addr) else {
-        return;
-    };
+    let mut term = Terminal::gochat(&format!("connect {}", server.addr));
     term.expect("You are ");
     term.type_keys(b"hello\r");
     term.expect(": hello");
@@ -554,11 +534,10 @@ fn connect_in_a_terminal_leaves_on_ctrl_d_and_ctrl_c() {
 }
 
 #[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
 fn connect_in_a_terminal_leaves_on_ctrl_d_after_a_line() {
     let server = common::Server::start(&[]);
-    let Some(mut term) = Terminal::connect(server.addr) else {
-        return;
-    };
+    let mut term = Terminal::gochat(&format!("connect {}", server.addr));
     term.expect("You are ");
     term.type_keys(b"hello\r");
     term.expect(": hello");

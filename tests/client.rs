@@ -8,7 +8,8 @@ use std::process::Stdio;
 use std::thread;
 
 use common::{
-    Client, Member, PATIENCE, Server, assert_clean_error, closed_port, gochat, run, wait_child,
+    Client, Member, PATIENCE, Process, Server, Terminal, assert_clean_error, closed_port, gochat,
+    peak_rss_kib, run, serve_once,
 };
 
 #[test]
@@ -174,18 +175,6 @@ fn an_address_in_use_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn connect_defaults_to_localhost_8000_and_says_so_when_refused() {
-    // Only meaningful if nothing listens on 8000 here; otherwise skip.
-    if std::net::TcpStream::connect("127.0.0.1:8000").is_ok() {
-        eprintln!("SKIP: something listens on port 8000");
-        return;
-    }
-    let (status, _, err) = run(&["connect"]);
-    assert_eq!(status.code(), Some(1));
-    assert_clean_error(&err, "cannot connect to localhost:8000: connection refused");
-}
-
-#[test]
 fn the_client_keeps_reading_after_its_input_ends() {
     // The server keeps talking after the client's input ended; the client prints all of
     // it and exits when the server closes, with success.
@@ -202,16 +191,16 @@ fn the_client_keeps_reading_after_its_input_ends() {
         conn.shutdown(Shutdown::Write).unwrap();
         got
     });
-    let mut child = gochat()
-        .args(["connect", &addr.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Process::spawn(
+        gochat()
+            .args(["connect", &addr.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let stdout = child.stdout.take().unwrap();
     let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    let status = wait_child(&mut child, PATIENCE);
+    let status = child.wait_exit(PATIENCE);
     assert!(status.success());
     assert_eq!(server.join().unwrap(), b"");
     let out = reader.join().unwrap();
@@ -236,4 +225,119 @@ fn a_member_that_half_closes_gets_everything_it_is_owed() {
         all.lines().last(),
         Some(format!("{}: 4999", piper.name).as_str())
     );
+}
+
+#[test]
+fn connect_with_a_name_holds_only_a_short_line_while_it_waits_for_the_answer() {
+    // A hostile "server" greets, takes /nick, then sends 64 MiB with no newline before it
+    // answers: the client must not keep that line to look for the answer in.
+    const FLOOD: usize = 64 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = Client::start(addr, &["--name", "ada"]);
+    client.stdin.as_mut().unwrap().write_all(b"hi\n").unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut room = std::io::BufReader::new(conn);
+    room.get_mut().write_all(b"You are 192.0.2.1:5\n").unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    room.read_line(&mut line).unwrap();
+    assert_eq!(line, "/nick ada\n");
+    let flood = vec![b'x'; 1 << 20];
+    for _ in 0..FLOOD >> 20 {
+        room.get_mut().write_all(&flood).unwrap();
+    }
+    room.get_mut()
+        .write_all(b"\n192.0.2.1:5 is now known as ada\n")
+        .unwrap();
+    // Input flows once the name is taken.
+    line.clear();
+    room.read_line(&mut line).unwrap();
+    assert_eq!(line, "hi\n");
+    let peak = peak_rss_kib(client.child().id());
+    drop(room);
+    let (status, out, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{status:?} {err}");
+    assert_eq!(out.len(), 20 + FLOOD + 33, "the client printed everything");
+    assert!(
+        peak < (FLOOD >> 10) as u64 / 4,
+        "the client grew to {peak} KiB while a {} MiB line came",
+        FLOOD >> 20
+    );
+}
+
+#[test]
+fn a_refusal_from_a_hostile_server_cannot_drive_the_terminal() {
+    // The refusal is printed on stderr, which a terminal shows: its escapes are made visible.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = Client::start(addr, &["--name", "ada"]);
+    let (mut conn, _) = listener.accept().unwrap();
+    conn.write_all(b"You are 192.0.2.1:5\n").unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(&conn).read_line(&mut line).unwrap();
+    conn.write_all(b"gochat: \x1b[2J\x1b]52;c;eA==\x07 no\n")
+        .unwrap();
+    let (status, _, err) = client.finish(PATIENCE);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "gochat: cannot take the name: ^[[2J^[]52;c;eA==^G no\n"
+    );
+}
+
+#[test]
+fn connect_sends_a_line_longer_than_its_max_line_in_pieces() {
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let mut client = Client::start(room.addr, &["--max-line", "100"]);
+    let name = watcher.line().replace(" has arrived", "");
+    let long = format!("{}\n{}\n", "a".repeat(250), "€".repeat(50));
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(long.as_bytes())
+        .unwrap();
+    // Cut on a character boundary: 33 three-byte characters are 99 bytes.
+    for piece in [
+        "a".repeat(100),
+        "a".repeat(100),
+        "a".repeat(50),
+        "€".repeat(33),
+        "€".repeat(17),
+    ] {
+        watcher.expect(&format!("{name}: {piece}"));
+    }
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (status, _, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{err}");
+}
+
+#[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+fn connect_shows_a_long_line_in_pieces_of_its_max_line_on_a_terminal_only() {
+    let line = format!("{}\n", "b".repeat(250));
+    // On a terminal: pieces of 100 bytes (the terminal turns each newline into CRLF).
+    let (addr, server) = serve_once(line.clone().into_bytes());
+    let term = Terminal::gochat(&format!("connect {addr} --max-line 100 < /dev/null"));
+    server.join().unwrap();
+    let (status, shown) = term.finish();
+    assert!(status.success());
+    let pieces = format!(
+        "{}\r\n{}\r\n{}\r\n",
+        "b".repeat(100),
+        "b".repeat(100),
+        "b".repeat(50)
+    );
+    assert_eq!(String::from_utf8(shown).unwrap(), pieces);
+    // On a pipe: the bytes as they came.
+    let (addr, server) = serve_once(line.clone().into_bytes());
+    let client = Client::start(addr, &["--max-line", "100"]);
+    server.join().unwrap();
+    let (status, out, _) = client.finish(PATIENCE);
+    assert!(status.success());
+    assert_eq!(out, line);
 }

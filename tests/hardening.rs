@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{Client, Member, PATIENCE, Server, closed_port, run, tool, wait_child};
+use common::{Member, PATIENCE, Process, Server, closed_port, run, tool};
 
 /// Whether a line from the room would pass for the room's own words: a notice
 /// (`gochat: ...`, in any case) or an address arriving or leaving, even read carelessly
@@ -146,6 +146,7 @@ fn bidi_and_invisible_characters_reach_others_visibly() {
 }
 
 #[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
 fn connect_on_a_terminal_shows_a_servers_bidi_characters_visibly() {
     // A server that does not sanitize: it sends the line as it is, and closes.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -155,33 +156,22 @@ fn connect_on_a_terminal_shows_a_servers_bidi_characters_visibly() {
             let _ = conn.write_all(format!("{TROJAN}\n").as_bytes());
         }
     });
-    let Some(script) = tool("script") else {
-        // Still serve the connection a piped client makes, then stop.
-        let client = Client::start(addr, &[]);
-        let (_, out, _) = client.finish(PATIENCE);
-        assert_eq!(
-            out,
-            format!("{TROJAN}\n"),
-            "a pipe gets the bytes unchanged"
-        );
-        let _ = server.join();
-        return;
-    };
     let command = format!(
         "{} connect {addr} < /dev/null",
         env!("CARGO_BIN_EXE_gochat")
     );
-    let mut child = Command::new(script)
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start script");
-    let stdout = child.stdout.take().expect("stdout is piped");
+    // script(1) gives the client a terminal for its stdout.
+    let mut client = Process::spawn(
+        Command::new(tool("script"))
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let stdout = client.stdout.take().expect("stdout is piped");
     let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
     let _ = server.join();
-    assert!(wait_child(&mut child, PATIENCE).success());
+    assert!(client.wait_exit(PATIENCE).success());
     let shown = reader.join().unwrap_or_default();
     assert!(shown.contains(TROJAN_SHOWN), "{shown:?}");
     assert!(!shown.contains('\u{202E}'), "{shown:?}");
@@ -209,10 +199,10 @@ fn telnets_commands_never_reach_the_room() {
 }
 
 #[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+#[cfg_attr(not(has_telnet), ignore = "needs telnet: apt-get install telnet")]
 fn ctrl_c_in_real_telnet_is_not_text() {
-    let (Some(script), Some(telnet)) = (tool("script"), tool("telnet")) else {
-        return;
-    };
+    let (script, telnet) = (tool("script"), tool("telnet"));
     let room = Server::start(&[]);
     let mut watcher = room.join();
     // script(1) gives telnet a terminal, so Ctrl-C is a signal that telnet turns into IAC IP.
@@ -222,13 +212,13 @@ fn ctrl_c_in_real_telnet_is_not_text() {
         room.addr.ip(),
         room.addr.port()
     );
-    let mut terminal = Command::new(script)
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start script");
+    let mut terminal = Process::spawn(
+        Command::new(script)
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let mut keys = terminal.stdin.take().expect("stdin is piped");
     let mut screen = terminal.stdout.take().expect("stdout is piped");
     let shown = thread::spawn(move || std::io::read_to_string(&mut screen).unwrap_or_default());

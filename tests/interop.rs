@@ -1,8 +1,8 @@
 //! gochat among the tools people already have: the Go chat server and client it descends
 //! from (built from tests/seed/ with `go`), nc, socat and telnet.
 //!
-//! A tool that is not installed skips its test loudly, unless `GOCHAT_REQUIRE_TOOLS=1`
-//! (set by `.ci/run`, which installs them all), where a missing tool fails the test.
+//! A test whose tool is not installed shows as ignored, with the command that installs it
+//! (see `tests/common/tools.rs`); `.ci/run` installs them all and requires them.
 
 mod common;
 
@@ -13,34 +13,32 @@ use std::process::{Command, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::thread;
 
-use common::{Client, Member, PATIENCE, Server, tool};
+use common::{Client, Member, PATIENCE, Process, Server, tool};
 
 /// The seed's server and client, built once per test run.
-fn seed() -> Option<&'static (PathBuf, PathBuf)> {
-    static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let go = tool("go")?;
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed");
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed");
-            let build = |name: &str| {
-                let binary = out.join(format!("seed-{name}"));
-                let status = Command::new(&go)
-                    .arg("build")
-                    .arg("-o")
-                    .arg(&binary)
-                    .arg(source.join(format!("{name}.go")))
-                    .env("GOCACHE", out.join("gocache"))
-                    .env("GOPATH", out.join("gopath"))
-                    .env("GO111MODULE", "off")
-                    .status()
-                    .expect("run go build");
-                assert!(status.success(), "go build {name}.go failed");
-                binary
-            };
-            Some((build("server"), build("client")))
-        })
-        .as_ref()
+fn seed() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let go = tool("go");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed");
+        let build = |name: &str| {
+            let binary = out.join(format!("seed-{name}"));
+            let status = Command::new(&go)
+                .arg("build")
+                .arg("-o")
+                .arg(&binary)
+                .arg(source.join(format!("{name}.go")))
+                .env("GOCACHE", out.join("gocache"))
+                .env("GOPATH", out.join("gopath"))
+                .env("GO111MODULE", "off")
+                .status()
+                .expect("run go build");
+            assert!(status.success(), "go build {name}.go failed");
+            binary
+        };
+        (build("server"), build("client"))
+    })
 }
 
 /// Joins and waits until the member is surely in the room. The seed registers a newcomer
@@ -55,19 +53,19 @@ fn join_settled(addr: SocketAddr) -> Member {
 
 /// A running seed server on loopback, killed on drop.
 struct SeedServer {
-    child: std::process::Child,
+    _process: Process,
     addr: SocketAddr,
 }
 
 impl SeedServer {
     fn start(binary: &Path) -> SeedServer {
-        let mut child = Command::new(binary)
-            .arg("127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the seed server");
+        let mut child = Process::spawn(
+            Command::new(binary)
+                .arg("127.0.0.1:0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        );
         let mut first = String::new();
         let stderr = child.stderr.take().expect("piped");
         BufReader::new(stderr)
@@ -79,29 +77,26 @@ impl SeedServer {
             .expect("seed start line")
             .parse()
             .expect("an address");
-        SeedServer { child, addr }
-    }
-}
-
-impl Drop for SeedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        SeedServer {
+            _process: child,
+            addr,
+        }
     }
 }
 
 #[test]
+#[cfg_attr(not(has_go), ignore = "needs go: apt-get install golang-go")]
 fn the_seeds_go_client_works_against_gochat() {
-    let Some((_, go_client)) = seed() else { return };
+    let (_, go_client) = seed();
     let room = Server::start(&[]);
     let mut watcher = room.join();
-    let mut child = Command::new(go_client)
-        .arg(room.addr.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the seed client");
+    let mut child = Process::spawn(
+        Command::new(go_client)
+            .arg(room.addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     // What the Go client prints, line by line, as it prints it.
     let (printed, client_lines) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
@@ -142,8 +137,9 @@ fn the_seeds_go_client_works_against_gochat() {
 }
 
 #[test]
+#[cfg_attr(not(has_go), ignore = "needs go: apt-get install golang-go")]
 fn gochat_connect_works_against_the_seeds_go_server() {
-    let Some((go_server, _)) = seed() else { return };
+    let (go_server, _) = seed();
     let seed = SeedServer::start(go_server);
     let mut watcher = join_settled(seed.addr);
     let mut client = Client::start(seed.addr, &[]);
@@ -166,8 +162,9 @@ fn gochat_connect_works_against_the_seeds_go_server() {
 }
 
 #[test]
+#[cfg_attr(not(has_go), ignore = "needs go: apt-get install golang-go")]
 fn gochat_matches_the_seed_byte_for_byte() {
-    let Some((go_server, _)) = seed() else { return };
+    let (go_server, _) = seed();
     let seed = SeedServer::start(go_server);
     let ours = Server::start(&[]);
     let mut transcripts = Vec::new();
@@ -196,13 +193,13 @@ fn chat_through(
 ) -> (bool, String, String) {
     let room = Server::start(&[]);
     let mut watcher = room.join();
-    let child = Command::new(&program)
-        .args(args(room.addr))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+    let child = Process::spawn(
+        Command::new(&program)
+            .args(args(room.addr))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let mut client = Client::adopt(child);
     let name = watcher.line().replace(" has arrived", "");
     let said = format!("hi from {}", program.display());
@@ -221,8 +218,9 @@ fn chat_through(
 }
 
 #[test]
+#[cfg_attr(not(has_nc), ignore = "needs nc: apt-get install netcat-openbsd")]
 fn nc_can_chat() {
-    let Some(nc) = tool("nc") else { return };
+    let nc = tool("nc");
     // -N: shut the socket down at end of input (OpenBSD nc, Debian's default).
     let (_, out, name) = chat_through(nc, |addr| {
         vec!["-N".into(), addr.ip().to_string(), addr.port().to_string()]
@@ -231,24 +229,27 @@ fn nc_can_chat() {
 }
 
 #[test]
+#[cfg_attr(not(has_socat), ignore = "needs socat: apt-get install socat")]
 fn socat_can_chat() {
-    let Some(socat) = tool("socat") else { return };
+    let socat = tool("socat");
     let (ok, out, name) = chat_through(socat, |addr| vec!["-".into(), format!("TCP:{addr}")]);
     assert!(ok);
     assert!(out.starts_with(&format!("You are {name}\n")), "{out}");
 }
 
 #[test]
+#[cfg_attr(not(has_telnet), ignore = "needs telnet: apt-get install telnet")]
 fn telnet_can_chat_and_its_crlf_is_dropped() {
-    let Some(telnet) = tool("telnet") else { return };
+    let telnet = tool("telnet");
     chat_through(telnet, |addr| {
         vec![addr.ip().to_string(), addr.port().to_string()]
     });
 }
 
 #[test]
+#[cfg_attr(not(has_go), ignore = "needs go: apt-get install golang-go")]
 fn connect_with_a_name_says_when_the_server_knows_no_names() {
-    let Some((go_server, _)) = seed() else { return };
+    let (go_server, _) = seed();
     let seed = SeedServer::start(go_server);
     let mut client = Client::start(seed.addr, &["--name", "ada"]);
     let stdin = client.stdin.take(); // input open: only the refusal ends it

@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::thread;
 use std::time::Duration;
 
-use common::{Member, PATIENCE, Server, have_ipv6};
+use common::{Member, PATIENCE, Server, read_together};
 
 #[test]
 fn two_members_see_the_seeds_exact_bytes() {
@@ -104,17 +103,15 @@ fn the_order_holds_with_several_worker_threads() {
 }
 
 fn check_one_order(server_args: &[&str]) {
+    const SENDERS: usize = 4;
     const LINES: usize = 2000;
     let room = Server::start(server_args);
-    let mut watchers: Vec<Member> = (0..3).map(|_| room.join()).collect();
-    let mut senders: Vec<Member> = (0..4).map(|_| room.join()).collect();
-    let names: Vec<String> = senders.iter().map(|s| s.name.clone()).collect();
-    // Everyone has seen every arrival once the last watcher sees the last sender arrive.
-    for w in &mut watchers {
-        while w.line() != format!("{} has arrived", names[3]) {}
-    }
-    let handles: Vec<_> = senders
-        .iter_mut()
+    // Three watchers and four senders, everyone having seen every arrival. Senders read
+    // too: each gets every line, its own echoes included, like everybody else.
+    let mut members = room.settled(3 + SENDERS);
+    let names: Vec<String> = members[3..].iter().map(|s| s.name.clone()).collect();
+    let handles: Vec<_> = members[3..]
+        .iter()
         .map(|s| s.stream().try_clone().unwrap())
         .enumerate()
         .map(|(i, mut stream)| {
@@ -131,41 +128,38 @@ fn check_one_order(server_args: &[&str]) {
             })
         })
         .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let mut orders = Vec::new();
-    for w in &mut watchers {
+    let orders = read_together(&mut members, |member| {
         let mut seen = Vec::new();
-        let mut next: HashMap<String, usize> = HashMap::new();
-        while seen.len() < 4 * LINES {
-            let line = w.line();
+        let mut next = [0usize; SENDERS];
+        while seen.len() < SENDERS * LINES {
+            let line = member.line();
             let (who, text) = line.split_once(": ").expect("a message line");
             let i = names.iter().position(|n| n == who).expect("a sender");
-            let n = next.entry(who.to_string()).or_default();
             assert_eq!(
                 text,
-                format!("s{i} n{n}"),
+                format!("s{i} n{}", next[i]),
                 "lines of one sender out of order"
             );
-            *n += 1;
+            next[i] += 1;
             seen.push(line);
         }
-        orders.push(seen);
+        seen
+    });
+    for h in handles {
+        h.join().unwrap();
     }
     assert!(
         orders.windows(2).all(|w| w[0] == w[1]),
         "members disagree on the order"
     );
-    drop(senders);
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ipv6_loopback),
+    ignore = "needs an IPv6 loopback (::1) on this host"
+)]
 fn ipv6_loopback_members_are_named_with_brackets() {
-    if !have_ipv6() {
-        eprintln!("SKIP: this host has no IPv6 loopback");
-        return;
-    }
     let room = Server::start_at(&["[::1]:0"]);
     assert!(room.addr.is_ipv6());
     let member = room.join();
@@ -175,16 +169,24 @@ fn ipv6_loopback_members_are_named_with_brackets() {
 }
 
 #[test]
-fn all_interfaces_takes_ipv4_and_ipv6_and_names_ipv4_plainly() {
+fn all_interfaces_takes_ipv4_and_names_it_plainly() {
     let room = Server::start_at(&[":0"]);
     let port = room.listening[0].port();
     let v4 = Member::join(format!("127.0.0.1:{port}").parse().unwrap());
     assert!(v4.name.starts_with("127.0.0.1:"), "not {:?}", v4.name);
-    if have_ipv6() {
-        assert_eq!(room.listening[0].to_string(), format!("[::]:{port}"));
-        let v6 = Member::join(format!("[::1]:{port}").parse().unwrap());
-        assert!(v6.name.starts_with("[::1]:"), "{}", v6.name);
-    }
+}
+
+#[test]
+#[cfg_attr(
+    not(has_ipv6_loopback),
+    ignore = "needs an IPv6 loopback (::1) on this host"
+)]
+fn all_interfaces_takes_ipv6_too() {
+    let room = Server::start_at(&[":0"]);
+    let port = room.listening[0].port();
+    assert_eq!(room.listening[0].to_string(), format!("[::]:{port}"));
+    let v6 = Member::join(format!("[::1]:{port}").parse().unwrap());
+    assert!(v6.name.starts_with("[::1]:"), "{}", v6.name);
 }
 
 #[test]

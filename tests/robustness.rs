@@ -6,12 +6,14 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Client, Member, PATIENCE, Server, wait_child};
+use common::{Client, Member, PATIENCE, Server, Terminal, peak_rss_kib, read_together, serve_once};
 
 /// A member that connects with a tiny receive buffer and never reads a byte.
 fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
@@ -32,16 +34,6 @@ fn stuck_member(addr: SocketAddr) -> (socket2::Socket, String) {
     (socket, name)
 }
 
-/// Joins `n` members and waits until each has seen every later one arrive.
-fn settled_members(room: &Server, n: usize) -> Vec<Member> {
-    let mut members: Vec<Member> = (0..n).map(|_| room.join()).collect();
-    let last = members[n - 1].name.clone();
-    for member in &mut members[..n - 1] {
-        member.lines_until(|l| l == format!("{last} has arrived"));
-    }
-    members
-}
-
 /// The server's CPU time so far (user + system), from /proc.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -52,13 +44,6 @@ fn cpu_time(pid: u32) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_millis(ticks * 1000 / hz)
-}
-
-/// The server's peak resident memory, from /proc.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
@@ -76,7 +61,7 @@ fn stuck_member_is_removed(server_args: &[&str]) {
     const LINES: usize = 10_000;
     let room = Server::start(server_args);
     let (stuck, stuck_name) = stuck_member(room.addr);
-    let talkers = settled_members(&room, TALKERS);
+    let talkers = room.settled(TALKERS);
     let names: Vec<String> = talkers.iter().map(|t| t.name.clone()).collect();
     let started = Instant::now();
     let mut readers = Vec::new();
@@ -125,11 +110,8 @@ fn stuck_member_is_removed(server_args: &[&str]) {
         "members disagree on the room's order"
     );
     room.expect_log(&format!("{stuck_name} removed: too slow"));
+    // How long is for the bench to measure; a room held back for good fails the reads.
     eprintln!("100,000 lines to 10 members past a stuck one in {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_secs(30),
-        "the room was held back: {elapsed:?}"
-    );
     drop(stuck);
 }
 
@@ -137,7 +119,7 @@ fn stuck_member_is_removed(server_args: &[&str]) {
 fn a_slow_reader_within_the_lag_limit_is_kept_and_loses_nothing() {
     const LINES: usize = 20_000;
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut sender = members.pop().unwrap();
     let mut slow = members.pop().unwrap();
     let sender_name = sender.name.clone();
@@ -176,7 +158,7 @@ fn a_slow_reader_within_the_lag_limit_is_kept_and_loses_nothing() {
 fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
     const PIPED: usize = 1_000_000;
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 3);
+    let mut members = room.settled(3);
     let mut observer = members.pop().unwrap();
     let mut typist = members.pop().unwrap();
     let piper = members.pop().unwrap();
@@ -201,13 +183,18 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
         typist
     });
 
+    // The line is typed once the observer has seen 100,000 piped lines; it must reach the
+    // observer before the pipe's last line. Told by the order the room gives, not by a
+    // clock: what can be ahead of it is bounded in bytes (the room channel's 64 reads of at
+    // most 64KiB, an outbox's sendq, socket buffers: under 700,000 of these lines), while
+    // a reader that let the pipe go first would put it after all 1,000,000.
     let mut next = 0;
     let mut typed_at = None;
-    let mut arrived_after = None;
+    let mut arrived = None;
     while next < PIPED {
         let line = observer.line();
         if line == format!("{typist_name}: are you there?") {
-            arrived_after = typed_at.map(|t: Instant| t.elapsed());
+            arrived = typed_at.map(|t: Instant| (next, t.elapsed()));
             continue;
         }
         assert_eq!(line, format!("{piper_name}: piped {next}"));
@@ -218,34 +205,164 @@ fn a_typed_line_gets_through_while_another_member_pipes_a_million_lines() {
         }
     }
     pipe.join().unwrap();
-    let waited = match arrived_after {
-        Some(waited) => waited,
-        None => {
-            observer.lines_until(|l| l == format!("{typist_name}: are you there?"));
-            typed_at.unwrap().elapsed()
-        }
-    };
-    eprintln!("the typed line crossed the flood in {waited:?}");
-    assert!(
-        waited < Duration::from_secs(3),
-        "a typed line waited {waited:?} behind a pipe (lag limit 2s + 1s margin)"
-    );
     piper_done.join().unwrap();
     typist_done.join().unwrap();
-    // 1,000,000 lines (about 30 MB of output) went through the room; the server kept none
-    // of them once every member had them.
-    let peak = peak_rss_kib(room.pid());
-    eprintln!("server peak RSS after 1,000,000 piped lines: {peak} KiB");
-    assert!(
-        peak < 24 * 1024,
-        "server peak RSS {peak} KiB grew with the traffic"
+    let Some((at, waited)) = arrived else {
+        panic!("the typed line came after the whole pipe");
+    };
+    eprintln!(
+        "the typed line crossed the flood in {} piped lines, {waited:?}",
+        at - 100_000
     );
+    // How much memory 1,000,000 lines took is the bench's to measure (its peak RSS).
+}
+
+/// A member that reads 1 KiB every 60ms (about 16 KiB/s, far slower than a flood) until
+/// `hurry` is set, then reads to the end. Returns its name, `hurry`, and what it read.
+fn slow_reader(addr: SocketAddr) -> (String, Arc<AtomicBool>, thread::JoinHandle<Vec<u8>>) {
+    let (socket, name) = stuck_member(addr);
+    let mut stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let hurry = Arc::new(AtomicBool::new(false));
+    let told = Arc::clone(&hurry);
+    let reader = thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            if !told.load(Ordering::Acquire) {
+                thread::sleep(Duration::from_millis(60)); // the slowness under test
+            }
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    (name, hurry, reader)
+}
+
+#[test]
+fn a_member_removed_as_too_slow_is_told_why_in_its_last_line() {
+    // The last line goes out only if the member's socket takes it then, as README says:
+    // a slow reader keeps some room opening in it, but on a busy machine the writer can
+    // still have filled it to the last byte at that moment (a few runs in a hundred). So
+    // the promise is checked on up to three slow readers: one must get the line, and a
+    // server that never sends it fails every time.
+    const TRIES: usize = 3;
+    let mut endings = Vec::new();
+    for _ in 0..TRIES {
+        let (room_lines, last, names) = removed_slow_reader();
+        if last == "gochat: disconnected: too slow (more than 1s behind the room)" {
+            check_room_lines(&room_lines, &names);
+            return;
+        }
+        endings.push(last);
+    }
+    panic!("no slow reader got its last line; theirs ended: {endings:?}");
+}
+
+/// A slow reader in a room with `--lag-limit 1s` and a talker who floods it: returns what
+/// it received before its last line, that last line (of the room's, the last however
+/// short), and the names of the slow reader and then of the two others.
+fn removed_slow_reader() -> (String, String, [String; 3]) {
+    let room = Server::start(&["--lag-limit", "1s"]);
+    let (slow_name, hurry, slow) = slow_reader(room.addr);
+    let mut members = room.settled(2);
+    let names = [slow_name, members[0].name.clone(), members[1].name.clone()];
+    // About 500 KB: far more than the slow reader's socket holds, so its writer blocks.
+    let flood: String = (0..4000)
+        .map(|n| format!("{n} {}\n", "x".repeat(100)))
+        .collect();
+    let mut out = members[0].stream().try_clone().unwrap();
+    let talker = thread::spawn(move || out.write_all(flood.as_bytes()).unwrap());
+    let gone = format!("{} has left (too slow)", names[0]);
+    read_together(&mut members, |member| member.lines_until(|l| l == gone));
+    talker.join().unwrap();
+    // The value of --lag-limit reaches the rule, the log and the member's last line.
+    room.expect_log(&format!(
+        "{} removed: too slow (more than 1s behind the room)",
+        names[0]
+    ));
+    hurry.store(true, Ordering::Release);
+    let got = String::from_utf8(slow.join().unwrap()).unwrap();
+    let got = got.strip_suffix('\n').unwrap_or(&got);
+    let (room_lines, last) = got.rsplit_once('\n').unwrap_or(("", got));
+    (room_lines.to_string(), last.to_string(), names)
+}
+
+/// What a removed slow reader got before its last line: its greeting, the two arrivals,
+/// then the talker's lines in order, the last perhaps cut short (the notice's newline
+/// ends it).
+fn check_room_lines(room_lines: &str, [slow, talker, other]: &[String; 3]) {
+    let room_lines: Vec<&str> = room_lines.lines().collect();
+    let arrivals = [
+        format!("You are {slow}"),
+        format!("{talker} has arrived"),
+        format!("{other} has arrived"),
+    ];
+    assert_eq!(room_lines[..3], arrivals);
+    let said = &room_lines[3..];
+    assert!(said.len() > 1000, "it was sent {} lines", said.len());
+    for (n, got) in said.iter().enumerate() {
+        let want = format!("{talker}: {n} {}", "x".repeat(100));
+        assert!(
+            *got == want || (n + 1 == said.len() && want.starts_with(got)),
+            "line {n}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn a_large_sendq_lets_a_member_fall_that_far_behind_without_holding_the_room() {
+    // With the default 256KiB the room would wait for the stuck member (and, with a lag
+    // limit of an hour, keep waiting): 8 MiB behind is fine with --sendq 64MiB.
+    const LINES: usize = 80_000;
+    let room = Server::start(&["--sendq", "64MiB", "--lag-limit", "1h"]);
+    let (stuck, stuck_name) = stuck_member(room.addr);
+    let mut members = room.settled(2);
+    let talker_name = members[0].name.clone();
+    let line = "y".repeat(90);
+    let text: String = (0..LINES).map(|n| format!("{n} {line}\n")).collect();
+    let mut out = members[0].stream().try_clone().unwrap();
+    let talker = thread::spawn(move || out.write_all(text.as_bytes()).unwrap());
+    let last = format!("{talker_name}: {} {line}", LINES - 1);
+    read_together(&mut members, |member| member.lines_until(|l| l == last));
+    talker.join().unwrap();
+    // The stuck member is still in the room: nothing removed it, nothing was lost.
+    members[1].say("/who");
+    let who = members[1].line();
+    assert!(who.starts_with("gochat: 3 here: "), "{who}");
+    assert!(who.contains(&stuck_name), "{who}");
+    drop(stuck);
+}
+
+#[test]
+fn a_line_longer_than_max_line_arrives_in_pieces_of_max_line() {
+    let room = Server::start(&["--max-line", "100"]);
+    let mut members = room.settled(2);
+    let name = members[0].name.clone();
+    members[0].say(&"a".repeat(250));
+    // Cut on a character boundary: 33 three-byte characters are 99 bytes.
+    members[0].say(&"€".repeat(50));
+    let want = [
+        "a".repeat(100),
+        "a".repeat(100),
+        "a".repeat(50),
+        "€".repeat(33),
+        "€".repeat(17),
+    ];
+    for member in &mut members {
+        for piece in &want {
+            member.expect(&format!("{name}: {piece}"));
+        }
+    }
 }
 
 #[test]
 fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
+    let before = peak_rss_kib(room.pid());
     let mut sender = members.pop().unwrap();
     let mut observer = members.pop().unwrap();
     // Three-byte characters, so pieces must be cut short of 4096 to stay on a boundary.
@@ -277,18 +394,20 @@ fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
     assert_eq!(pieces, CHARS.div_ceil(1365));
     writer.join().unwrap();
     drain.join().unwrap();
-    let peak = peak_rss_kib(room.pid());
-    eprintln!("server peak RSS after a 10 MB line: {peak} KiB");
+    // Growth, not a ceiling: a debug build's own size is not what is tested. Holding the
+    // line would cost all 10 MB of it; the server holds at most --max-line of it.
+    let grew = peak_rss_kib(room.pid()).saturating_sub(before);
+    eprintln!("server peak RSS grew by {grew} KiB with a 10 MB line");
     assert!(
-        peak < 24 * 1024,
-        "server peak RSS {peak} KiB: memory grew with the line"
+        grew < 5 * 1024,
+        "the server grew by {grew} KiB with the line"
     );
 }
 
 #[test]
 fn escapes_and_bad_bytes_arrive_as_harmless_visible_text() {
     let room = Server::start(&[]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut mallory = members.pop().unwrap();
     let mut victim = members.pop().unwrap();
     mallory.send(b"\x1b[2J\x1b[H cleared\n");
@@ -318,7 +437,7 @@ fn escapes_and_bad_bytes_arrive_as_harmless_visible_text() {
 #[test]
 fn a_full_room_turns_newcomers_away_politely() {
     let room = Server::start(&["--max-clients", "3"]);
-    let _members = settled_members(&room, 3);
+    let _members = room.settled(3);
     let mut extra = Member::connect(room.addr);
     extra.expect("gochat: room is full");
     extra.expect_closed();
@@ -390,6 +509,9 @@ fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
     while window.elapsed() < Duration::from_secs(3) {
         thread::sleep(Duration::from_millis(100)); // a measuring window, not a wait for an event
     }
+    // CPU time, not wall time: a busy machine slows the server but does not add to what
+    // it used (10 to 20ms here, with four busy loops beside it). A loop that spins takes a
+    // whole core when it can, and more than a sixth of one on any machine that runs it.
     let used = cpu_time(room.pid()) - before;
     eprintln!("server CPU in 3 s at the descriptor limit: {used:?}");
     assert!(
@@ -424,7 +546,7 @@ fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
 fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
     let mut room = Server::start(&[]);
     let (stuck, _) = stuck_member(room.addr);
-    let mut members = settled_members(&room, 5);
+    let mut members = room.settled(5);
     // Enough to fill the stuck member's socket so its writer is blocked when we stop, not
     // enough to fill its outbox (so the room is not waiting on it).
     let chatter = "z".repeat(1000);
@@ -432,23 +554,47 @@ fn sigterm_tells_everyone_and_exits_cleanly_even_with_a_stuck_member() {
         members[0].say(&format!("{n} {chatter}"));
     }
     let speaker = members[0].name.clone();
-    for member in &mut members {
-        member.lines_until(|l| l == format!("{speaker}: 299 {chatter}"));
-    }
+    let last = format!("{speaker}: 299 {chatter}");
+    read_together(&mut members, |member| member.lines_until(|l| l == last));
     let signalled = Instant::now();
     room.signal(libc::SIGTERM);
-    for member in &mut members {
+    read_together(&mut members, |member| {
         member.lines_until(|l| l == "gochat: server shutting down");
         member.expect_closed();
-    }
-    let status = room.wait_exit(Duration::from_secs(3));
-    assert!(status.success(), "{status:?}");
-    assert!(signalled.elapsed() < Duration::from_secs(3));
+    });
+    assert_eq!(room.wait_exit(PATIENCE).code(), Some(0));
+    // The grace is 2s; the bound is loose, to catch a grace that never ends (the stuck
+    // member would hold the server for ever), not to time it on a busy machine.
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
     drop(stuck);
 }
 
 #[test]
-fn a_second_signal_exits_at_once() {
+fn sigint_tells_everyone_and_exits_0() {
+    let mut room = Server::start(&[]);
+    let mut members = room.settled(2);
+    room.signal(libc::SIGINT);
+    read_together(&mut members, |member| {
+        member.expect("gochat: server shutting down");
+        member.expect_closed();
+    });
+    assert_eq!(room.wait_exit(PATIENCE).code(), Some(0));
+}
+
+#[test]
+fn a_second_sigterm_exits_at_once_with_143() {
+    second_signal_exits_at_once(libc::SIGTERM, 143);
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_with_130() {
+    second_signal_exits_at_once(libc::SIGINT, 130);
+}
+
+/// Stops a room whose stuck member holds the shutdown for its 2s of grace, then signals
+/// again: the status tells a second signal (128 + its number) from the end of the grace (0).
+fn second_signal_exits_at_once(signal: i32, status: i32) {
     let mut room = Server::start(&[]);
     let (stuck, _) = stuck_member(room.addr);
     let mut talker = room.join();
@@ -457,18 +603,17 @@ fn a_second_signal_exits_at_once() {
         talker.say(&format!("{n} {chatter}"));
     }
     talker.lines_until(|l| l.ends_with(&format!("299 {chatter}")));
-    room.signal(libc::SIGTERM);
+    room.signal(signal);
     room.expect_log("shutting down");
-    room.signal(libc::SIGTERM);
-    let status = room.wait_exit(Duration::from_secs(1));
-    assert!(!status.success());
+    room.signal(signal);
+    assert_eq!(room.wait_exit(PATIENCE).code(), Some(status));
     drop(stuck);
 }
 
 #[test]
 fn silent_members_are_removed_after_the_idle_timeout() {
     let room = Server::start(&["--idle-timeout", "1s"]);
-    let mut members = settled_members(&room, 2);
+    let mut members = room.settled(2);
     let mut talker = members.pop().unwrap();
     let mut silent = members.pop().unwrap();
     let silent_name = silent.name.clone();
@@ -495,55 +640,38 @@ fn silent_members_are_removed_after_the_idle_timeout() {
     room.expect_log("removed: idle");
 }
 
+/// A line with a screen clear and an OSC 52 clipboard write, as a hostile server sends it.
+const ESCAPES: &[u8] = b"evil \x1b[2J\x1b]52;c;eA==\x07 line\n";
+
 #[test]
-fn connect_shows_control_characters_visibly_on_a_terminal_only() {
-    // A "server" that sends an escape sequence and closes.
-    let serve_escape = || {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let h = thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.write_all(b"evil \x1b[2J\x1b]52;c;eA==\x07 line\n")
-                .unwrap();
-        });
-        (addr, h)
-    };
-    // stdout is a pipe: bytes pass unchanged.
-    let (addr, h) = serve_escape();
+fn connect_passes_the_bytes_unchanged_to_a_pipe() {
+    let (addr, server) = serve_once(ESCAPES.to_vec());
     let client = Client::start(addr, &[]);
-    h.join().unwrap();
+    server.join().unwrap();
     let (status, out, _) = client.finish(PATIENCE);
     assert!(status.success());
-    assert_eq!(out, "evil \x1b[2J\x1b]52;c;eA==\x07 line\n");
+    assert_eq!(out.as_bytes(), ESCAPES);
+}
 
-    // stdout is a terminal (script(1) gives it a pty): made visible.
-    let Some(script) = ["/usr/bin/script", "/bin/script"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        if std::env::var("GOCHAT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("script(1) is required (GOCHAT_REQUIRE_TOOLS=1)");
-        }
-        eprintln!("SKIP: script(1) is not installed; the terminal case did not run");
-        return;
-    };
-    let (addr, h) = serve_escape();
-    let command = format!(
-        "{} connect {addr} < /dev/null",
-        env!("CARGO_BIN_EXE_gochat")
-    );
-    let mut child = std::process::Command::new(script)
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    h.join().unwrap();
-    assert!(wait_child(&mut child, PATIENCE).success());
-    let shown = reader.join().unwrap();
-    assert!(shown.contains("evil ^[[2J^[]52;c;eA==^G line"), "{shown:?}");
-    assert!(!shown.contains('\x1b'), "{shown:?}");
+#[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+fn connect_shows_control_characters_visibly_on_a_terminal() {
+    let (addr, server) = serve_once(ESCAPES.to_vec());
+    let term = Terminal::gochat(&format!("connect {addr} < /dev/null"));
+    server.join().unwrap();
+    let (status, shown) = term.finish();
+    assert!(status.success());
+    // The terminal turns the newline into CRLF.
+    assert_eq!(shown, b"evil ^[[2J^[]52;c;eA==^G line\r\n");
+}
+
+#[test]
+#[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
+fn connect_raw_passes_the_bytes_unchanged_even_to_a_terminal() {
+    let (addr, server) = serve_once(ESCAPES.to_vec());
+    let term = Terminal::gochat(&format!("connect {addr} --raw < /dev/null"));
+    server.join().unwrap();
+    let (status, shown) = term.finish();
+    assert!(status.success());
+    assert_eq!(shown, b"evil \x1b[2J\x1b]52;c;eA==\x07 line\r\n");
 }

@@ -185,9 +185,6 @@ fn check(args: &ServeArgs) -> Result<(), Error> {
     if args.lag_limit.is_zero() {
         return usage("--lag-limit must be more than 0s".into());
     }
-    if args.threads == 0 {
-        return usage("--threads must be at least 1".into());
-    }
     if args.history > MAX_HISTORY {
         return usage(format!("--history must be at most {MAX_HISTORY} lines"));
     }
