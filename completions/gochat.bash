@@ -20,7 +20,7 @@ _gochat() {
         "")
             options="--help -V --version" commands="serve connect completions"
             ;;
-        serve) options="--help --max-line --sendq --lag-limit --max-clients --idle-timeout --history --threads --redis --room -v --verbose" values="--max-line --sendq --lag-limit --max-clients --idle-timeout --history --threads --redis --room" ;;
+        serve) options="--help --max-line --sendq --lag-limit --max-clients --idle-timeout --history --history-bytes --threads --redis --room -v --verbose" values="--max-line --sendq --lag-limit --max-clients --idle-timeout --history --history-bytes --threads --redis --room" ;;
         connect) options="--help --max-line --name --raw" values="--max-line --name" ;;
         completions) options="--help" values="" ;;
         *) return 0 ;;

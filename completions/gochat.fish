@@ -62,6 +62,7 @@ complete -c gochat -n '__gochat_command_is serve' -l lag-limit -x -d 'remove a m
 complete -c gochat -n '__gochat_command_is serve' -l max-clients -x -d 'most members at once (default 10000)'
 complete -c gochat -n '__gochat_command_is serve' -l idle-timeout -x -d 'remove members silent this long (default: never)'
 complete -c gochat -n '__gochat_command_is serve' -l history -x -d 'send each newcomer the room\'s last N lines after its greeting (default 0)'
+complete -c gochat -n '__gochat_command_is serve' -l history-bytes -x -d 'keep at most this many bytes of history, the oldest lines going first (default 256KiB)'
 complete -c gochat -n '__gochat_command_is serve' -l threads -x -d 'worker threads (default 1)'
 complete -c gochat -n '__gochat_command_is serve' -l redis -x -d 'join the room with servers sharing this Redis, for one room across many servers (default: none)'
 complete -c gochat -n '__gochat_command_is serve' -l room -x -d 'the room\'s name on Redis (default gochat)'

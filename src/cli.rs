@@ -46,6 +46,14 @@ pub const MAX_THREADS: usize = 256;
 /// The most `--history` lines a room keeps: each costs up to `--max-line` bytes.
 pub const MAX_HISTORY: usize = 10_000;
 
+/// The default `--history-bytes`: a screenful of history many times over, and little
+/// enough that a newcomer on a slow link takes it in seconds.
+pub const DEFAULT_HISTORY_BYTES: usize = 256 * 1024;
+
+/// The most `--history-bytes`: history is held in memory, and a newcomer on the slowest
+/// link the room waits for takes this long to receive it (32 KiB/s: over half an hour).
+pub const MAX_HISTORY_BYTES: usize = 64 * 1024 * 1024;
+
 /// gochat: a chat room server and its client in one binary.
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
@@ -143,6 +151,16 @@ pub struct ServeArgs {
     /// 10000; e.g. --history 50)
     #[argh(option, arg_name = "n", default = "0")]
     pub history: usize,
+
+    /// keep at most this many bytes of history, the oldest lines going first (default
+    /// 256KiB, at most 64MiB; e.g. --history-bytes 1MiB)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "DEFAULT_HISTORY_BYTES",
+        from_str_fn(parse_bytes)
+    )]
+    pub history_bytes: usize,
 
     /// worker threads; more can shorten the fan-out of a very large room on a machine with
     /// cores to spare (default 1, at most 256; e.g. --threads 4)

@@ -90,7 +90,9 @@ enum Up {
 /// Copies stdin to the room, line by line, then half-closes.
 async fn send_input(mut stream: TcpStream, max_line: usize) -> Result<(), Up> {
     let stdin = read_stdin();
-    let mut decoder = LineDecoder::new(max_line);
+    // A long line goes in pieces; only its first may be a command, as the server's own
+    // reader would have it: a later piece that starts with `/` goes as `//`.
+    let mut decoder = LineDecoder::new(max_line).with_continuation_escape(chat::COMMAND_START);
     let mut lines = Vec::with_capacity(CHUNK + CHUNK / 8);
     loop {
         let chunk = match stdin.recv().await {

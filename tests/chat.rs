@@ -279,6 +279,9 @@ fn history_is_bounded() {
     let (status, _, err) = run(&["serve", "127.0.0.1:0", "--history", "10001"]);
     assert_eq!(status.code(), Some(2));
     assert_eq!(err, "gochat: --history must be at most 10000 lines\n");
+    let (status, _, err) = run(&["serve", "127.0.0.1:0", "--history-bytes", "65MiB"]);
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(err, "gochat: --history-bytes must be at most 64MiB\n");
 }
 
 #[test]
@@ -310,4 +313,99 @@ fn a_member_flooding_commands_it_never_reads_cannot_grow_the_server() {
     eprintln!("server peak RSS grew by {grew} KiB in a command flood");
     assert!(grew < 16 * 1024, "the server grew by {grew} KiB");
     let _ = flooder.stream().shutdown(std::net::Shutdown::Both);
+}
+
+/// Fills a room's history with `count` lines of `len` bytes from a member that reads its
+/// own echoes meanwhile (as any member must, to stay); returns that member, still in the
+/// room (it reads nothing more: the tests send it little after).
+fn fill_history(room: &Server, count: usize, len: usize) -> common::Member {
+    let mut filler = room.join();
+    let name = filler.name.clone();
+    let body = "h".repeat(len - 8);
+    for n in 0..count {
+        filler.send(format!("{n:07} {body}\n").as_bytes());
+        if n % 64 == 63 || n + 1 == count {
+            // Read the echoes so far, so the filler never falls behind.
+            while !filler.line().starts_with(&format!("{name}: {n:07} ")) {}
+        }
+    }
+    filler
+}
+
+#[test]
+fn history_keeps_the_newest_lines_that_fit_in_history_bytes() {
+    let room = Server::start(&["--history", "10000", "--history-bytes", "64KiB"]);
+    let filler = fill_history(&room, 100, 2000);
+    let name = filler.name.clone();
+    let mut bob = room.join();
+    let line_len = name.len() + 2 + 2000 + 1;
+    let fit = 64 * 1024 / line_len;
+    let mut got = Vec::new();
+    for _ in 0..fit {
+        got.push(bob.line());
+    }
+    let first = 100 - fit;
+    assert!(
+        got[0].starts_with(&format!("{name}: {first:07} ")),
+        "{}",
+        &got[0][..40]
+    );
+    assert!(got[fit - 1].starts_with(&format!("{name}: {:07} ", 99)));
+    bob.say("live");
+    bob.expect(&format!("{}: live", bob.name));
+}
+
+#[test]
+fn a_newcomer_on_a_slow_link_gets_a_long_history_and_the_room_goes_on() {
+    // 1 MiB of history, more than the kernel's buffers hold: a newcomer taking it at about
+    // 300 KiB/s needs about three seconds, more than the 2 s lag limit.
+    let room = Server::start(&["--history", "10000", "--history-bytes", "1MiB"]);
+    let filler = fill_history(&room, 600, 2000);
+    let mut ada = room.join();
+    let filler = filler.name.clone();
+    // A small receive buffer, so the server's writes wait on the newcomer's reading.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    socket.connect(&room.addr.into()).expect("connect");
+    let slow: std::net::TcpStream = socket.into();
+    let newcomer = thread::spawn(move || read_slowly(slow));
+    // Meanwhile the room goes on, at its usual pace.
+    for n in 0..10 {
+        ada.say(&format!("while bob reads {n}"));
+        let echo = format!("{}: while bob reads {n}", ada.name);
+        ada.lines_until(|l| l == echo); // ada was a newcomer too: its history first
+    }
+    ada.say("done");
+    let heard = newcomer.join().expect("the newcomer's reader");
+    assert!(!heard.contains("gochat: disconnected: too slow"), "removed");
+    let history = heard
+        .lines()
+        .filter(|l| l.starts_with(&format!("{filler}: ")))
+        .count();
+    assert!(history >= 500, "only {history} history lines arrived");
+    for n in 0..10 {
+        assert!(
+            heard.contains(&format!(": while bob reads {n}\n")),
+            "live line {n} missing"
+        );
+    }
+}
+
+/// Reads at about 300 KiB/s until the line `ADDR: done`; returns all it read.
+fn read_slowly(mut stream: std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(PATIENCE))
+        .expect("a read timeout");
+    let mut all = Vec::new();
+    let mut chunk = vec![0u8; 8 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).unwrap_or(0);
+        all.extend_from_slice(&chunk[..n]);
+        if n == 0 || all.ends_with(b": done\n") {
+            return String::from_utf8_lossy(&all).into_owned();
+        }
+        thread::sleep(std::time::Duration::from_millis(25)); // pacing a slow link
+    }
 }

@@ -18,7 +18,7 @@ use std::process::Command;
 
 use common::{Terminal, gochat, help, help_section, run, run_command, tool};
 use gochat::cli::{Cli, Command as Sub, DEFAULT_LAG_LIMIT, DEFAULT_MAX_CLIENTS, DEFAULT_SENDQ};
-use gochat::cli::{DEFAULT_THREADS, MAX_HISTORY, MAX_THREADS, ServeArgs};
+use gochat::cli::{DEFAULT_HISTORY_BYTES, DEFAULT_THREADS, MAX_HISTORY, MAX_THREADS, ServeArgs};
 use gochat::codec::DEFAULT_MAX_LINE;
 use gochat::units::{parse_bytes, parse_duration};
 
@@ -119,6 +119,7 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
         max_clients,
         idle_timeout,
         history,
+        history_bytes,
         threads,
         redis,
         room,
@@ -156,7 +157,13 @@ fn the_defaults_help_states_are_the_defaults_the_binary_uses() {
             .find(|e| e.starts_with(option))
             .unwrap_or_default()
     };
-    assert!(entry("--history").contains(&format!("at most {MAX_HISTORY};")));
+    assert!(entry("--history ").contains(&format!("at most {MAX_HISTORY};")));
+    assert_eq!(
+        parse_bytes(&first_word(stated_default(&text, "--history-bytes"))),
+        Ok(history_bytes)
+    );
+    assert_eq!(history_bytes, DEFAULT_HISTORY_BYTES);
+    assert!(entry("--history-bytes").contains("at most 64MiB;"));
     assert_eq!(threads, DEFAULT_THREADS);
     assert_eq!(first_word(stated_default(&text, "--threads")), "1");
     assert!(entry("--threads").contains(&format!("at most {MAX_THREADS};")));

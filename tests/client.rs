@@ -317,6 +317,29 @@ fn connect_sends_a_line_longer_than_its_max_line_in_pieces() {
 }
 
 #[test]
+fn a_piece_of_a_long_piped_line_that_starts_with_a_slash_is_text_not_a_command() {
+    let room = Server::start(&[]);
+    let mut watcher = room.join();
+    let mut client = Client::start(room.addr, &["--max-line", "100"]);
+    let name = watcher.line().replace(" has arrived", "");
+    // The cut falls just before "/quit": the second piece must not end the session.
+    let long = format!("{}/quit and more\nstill here\n", "a".repeat(100));
+    client
+        .stdin
+        .as_mut()
+        .expect("stdin is piped")
+        .write_all(long.as_bytes())
+        .expect("write to the client");
+    watcher.expect(&format!("{name}: {}", "a".repeat(100)));
+    watcher.expect(&format!("{name}: /quit and more"));
+    watcher.expect(&format!("{name}: still here"));
+    client.end_input();
+    watcher.expect(&format!("{name} has left"));
+    let (status, _, err) = client.finish(PATIENCE);
+    assert!(status.success(), "{err}");
+}
+
+#[test]
 #[cfg_attr(not(has_script), ignore = "needs script: apt-get install bsdutils")]
 fn connect_shows_a_long_line_in_pieces_of_its_max_line_on_a_terminal_only() {
     let line = format!("{}\n", "b".repeat(250));

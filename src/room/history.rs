@@ -17,10 +17,6 @@ use std::time::Duration;
 
 use crate::outbox::{Feed, Outbox};
 
-/// The default `--history-bytes`: a screenful of history many times over, and little
-/// enough that a newcomer on a slow link takes it in seconds.
-pub const DEFAULT_HISTORY_BYTES: usize = 256 * 1024;
-
 /// The slowest link a newcomer may have and still be given all of its history: the time it
 /// gets for its history, on top of the lag limit, is its size at this rate.
 pub const NEWCOMER_RATE: u64 = 32 * 1024;

@@ -27,11 +27,12 @@ pub use listen::{Listener, bind};
 
 use crate::addr;
 use crate::chat;
-use crate::cli::{DEFAULT_MAX_CLIENTS, MAX_HISTORY, ServeArgs};
+use crate::cli::{DEFAULT_MAX_CLIENTS, MAX_HISTORY, MAX_HISTORY_BYTES, ServeArgs};
 use crate::codec::{MAX_MAX_LINE, MIN_MAX_LINE};
 use crate::error::Error;
 use crate::relay::Relay;
 use crate::room::{self, Config, Msg, Room};
+use crate::units::format_bytes;
 
 /// How long shutdown waits for members' writers to deliver what they are owed.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
@@ -165,7 +166,7 @@ pub fn config_from(args: &ServeArgs) -> Result<(Config, Option<String>), Error> 
         max_clients,
         idle_timeout: args.idle_timeout,
         history: args.history,
-        history_bytes: room::history::DEFAULT_HISTORY_BYTES,
+        history_bytes: args.history_bytes,
         verbose: args.verbose,
     };
     Ok((config, lowered))
@@ -187,6 +188,12 @@ fn check(args: &ServeArgs) -> Result<(), Error> {
     }
     if args.history > MAX_HISTORY {
         return usage(format!("--history must be at most {MAX_HISTORY} lines"));
+    }
+    if args.history_bytes > MAX_HISTORY_BYTES {
+        return usage(format!(
+            "--history-bytes must be at most {}",
+            format_bytes(MAX_HISTORY_BYTES)
+        ));
     }
     if !chat::follows_name_rule(&args.room) {
         return usage(format!(
