@@ -28,7 +28,7 @@ pub struct Args {
 pub const USAGE: &str = "usage: cargo bench --bench fanout -- [--runs N] [--scenario NAME[,NAME]]... \
 [--quick] [--no-pin] [--addr HOST:PORT [--pid PID]] [--compare-seed] [--cluster] \
 [--server-cmd \"CMD ARGS\"]\n\
-scenarios: fanout-100, fanout-1000, steady-100k, idle-10k";
+scenarios: fanout-100, fanout-1000, steady-100k, idle-10k, quiet-10k, rush-10k";
 
 /// What went wrong on the command line.
 pub enum ArgsError {

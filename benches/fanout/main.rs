@@ -5,8 +5,9 @@
 //!
 //! ```text
 //! --runs N             runs per scenario (default 3; the table shows medians)
-//! --scenario NAME      fanout-100, fanout-1000, steady-100k, idle-10k (repeatable, or a comma list)
-//! --quick              a short smoke version: 1 run, fewer lines, fewer idle members
+//! --scenario NAME      fanout-100, fanout-1000, steady-100k, idle-10k, quiet-10k, rush-10k
+//!                      (repeatable, or a comma list)
+//! --quick              a short smoke version: 1 run, fewer lines, fewer members for memory
 //! --no-pin             do not pin the server to core 0 and the generator to core 1
 //! --addr HOST:PORT     measure an already running line-based chat server instead
 //! --pid PID            with --addr: that server's pid, for RSS and CPU figures
@@ -19,9 +20,9 @@
 //! ```
 //!
 //! The scenarios are in [`scenario`]; every sent line is 63 bytes of text and `\n`
-//! ([`wire`]). For `idle-10k` the figure is the server's RSS per member ((after - before) /
-//! members). With `--addr` the server is not fresh, so this only counts what it did not
-//! already hold from an earlier run.
+//! ([`wire`]). For `idle-10k`, `quiet-10k` and `rush-10k` the figure is the server's RSS per
+//! member, once the room is quiet: see [`run`] for what it counts. With `--addr` the server
+//! is not fresh, so this only counts what it did not already hold from an earlier run.
 //!
 //! Every member reads its greeting before anything is sent, then member 0 sends a sync line
 //! (again, until every member has one: the seed adds a newcomer to the room only after

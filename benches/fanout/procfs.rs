@@ -107,6 +107,17 @@ pub fn tcp_retransmits() -> Option<u64> {
     values.split_whitespace().nth(at)?.parse().ok()
 }
 
+/// Bytes the kernel holds in TCP socket buffers, machine-wide (both ends of every
+/// loopback connection, and every other process's), from /proc/net/sockstat.
+pub fn tcp_buffer_bytes() -> Option<u64> {
+    let text = read_to_string("/proc/net/sockstat").ok()?;
+    let tcp = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = tcp.split_whitespace();
+    words.find(|&w| w == "mem")?;
+    let pages: u64 = words.next()?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
+}
+
 /// The load average line, for the header.
 pub fn loadavg() -> Option<String> {
     read_to_string("/proc/loadavg")

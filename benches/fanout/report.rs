@@ -87,7 +87,7 @@ pub fn print_table(title: &str, rows: &[Row]) {
 /// A row's line: its medians, or why it has none.
 fn row_line(row: &Row) -> String {
     let (sc, runs) = (&row.sc, &row.runs);
-    let (senders, lines) = if sc.is_idle() {
+    let (senders, lines) = if !sc.has_traffic() {
         ("-".to_string(), "-".to_string())
     } else {
         (sc.senders.to_string(), sc.lines().to_string())
@@ -153,7 +153,7 @@ fn deliveries_cell(runs: &[RunResult]) -> String {
 }
 
 fn order_cell(sc: &Scenario, runs: &[RunResult]) -> &'static str {
-    if sc.is_idle() {
+    if !sc.has_traffic() {
         "-"
     } else if runs.iter().all(|r| r.order_ok == Some(true)) {
         "yes"
@@ -186,6 +186,9 @@ pub fn describe_run(r: &RunResult) -> String {
     if let Some(b) = r.rss_per_idle {
         let _ = write!(s, "RSS/idle member {b:.0} B, ");
     }
+    if let Some(b) = r.tcp_buffers_per_member {
+        let _ = write!(s, "TCP buffers (machine, both ends) {b:+.0} B/member, ");
+    }
     let _ = write!(
         s,
         "peak RSS {}, server CPU {} s, gen CPU {:.3} s, window {:.3} s, join+sync {:.2} s",
@@ -207,6 +210,12 @@ pub fn print_footer(gen_bound: bool) {
         "deliveries/s and MB/s: valid marked lines (and all bytes) received by all members, \
 over the time from the first send to the last delivery (\"window s\"); latency: read time \
 minus send stamp, every delivery; CPU: user+system during that window (idle: during joining)."
+    );
+    println!(
+        "RSS/idle member: the server's resident memory once the room is quiet again, minus what \
+it was before the first member connected, over the members in the room: their state and what \
+the allocator keeps, not the kernel's socket memory (idle-10k and rush-10k: members read \
+nothing after their greeting; quiet-10k: members read everything, after a little traffic)."
     );
     if gen_bound {
         println!(

@@ -1,6 +1,22 @@
 //! One run of one scenario on one server: start the server (or servers), join and sync the
-//! members, measure (memory for an idle scenario, deliveries, latency, loss and order for
-//! the others), then stop everything and collect the notes that explain the figures.
+//! members, measure (deliveries, latency, loss and order when anybody sends; memory for the
+//! memory scenarios), then stop everything and collect the notes that explain the figures.
+//!
+//! # What "RSS per member" counts
+//!
+//! The server's resident memory (VmRSS) once the room is quiet again (its CPU time has
+//! stopped moving, every member that reads has caught up), minus what it was before the
+//! first member connected, divided by the members still in the room. That is everything the
+//! server's process holds for them: each member's state (its link, reader and writer
+//! tasks, its registration with the reactor), what the room's feed still keeps, and also
+//! what the allocator keeps after it was freed: memory that members held only on their way
+//! in, when it lies between pages still in use, stays resident (`rush-10k` shows how much
+//! that can be). It does not count the kernel's memory for the connection (socket, file,
+//! epoll entry: a few KiB per connection, not in any process's RSS), nor socket buffers:
+//! what a member has not read waits in its own receive buffer and then in the server's
+//! send buffer, both kernel memory. The run's line shows how much TCP buffer memory the
+//! machine gained per member (both ends of every connection, so the generator's receive
+//! buffers too).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -8,11 +24,21 @@ use std::time::{Duration, Instant};
 use crate::cpu::{Cores, CpuUse, CpuWindow};
 use crate::generator::{Dial, Gen};
 use crate::launch::{Launch, RedisProc, ServerProc, Target};
-use crate::procfs::{proc_cpu_secs, proc_status_bytes, softnet_dropped, tcp_retransmits};
+use crate::procfs::{
+    cpu_of, proc_cpu_secs, proc_status_bytes, softnet_dropped, tcp_buffer_bytes, tcp_retransmits,
+};
 use crate::scenario::Scenario;
 
 /// The longest an external server is given to take in a run's departures.
 const SETTLE_CAP: Duration = Duration::from_secs(60);
+
+/// The server is quiet once it used less than [`QUIET_CPU`] of CPU time over this long.
+const QUIET_WINDOW: Duration = Duration::from_millis(500);
+/// CPU time a quiet server may still use in [`QUIET_WINDOW`] (timers, a runtime's
+/// housekeeping): 1%.
+const QUIET_CPU: f64 = 0.005;
+/// The longest the bench waits for the server to go quiet before reading its memory.
+const QUIET_CAP: Duration = Duration::from_secs(30);
 
 /// What one run measured.
 #[derive(Default, Clone)]
@@ -26,6 +52,8 @@ pub struct RunResult {
     pub order_ok: Option<bool>,
     pub peak_rss: Option<u64>,
     pub rss_per_idle: Option<f64>,
+    /// Machine-wide TCP buffer memory gained per member in the room (memory scenarios).
+    pub tcp_buffers_per_member: Option<f64>,
     pub server_cpu: Option<f64>,
     pub gen_cpu: f64,
     /// The generator used at least as much CPU as the server during the window.
@@ -171,7 +199,7 @@ pub fn run_once(
 
     let drops_before = softnet_dropped();
     let retrans_before = tcp_retransmits();
-    let rss_before = servers.pid.and_then(|p| proc_status_bytes(p, "VmRSS"));
+    let memory_before = MemoryBefore::read(servers.pid);
     let join_cpu = CpuWindow::start(&servers.pids, cores);
     let join_started = Instant::now();
     gener.join_all(sc.members)?;
@@ -180,11 +208,15 @@ pub fn run_once(
     }
     r.join_s = join_started.elapsed().as_secs_f64();
 
-    if sc.is_idle() {
-        measure_idle(&gener, sc, servers.pid, rss_before, &mut r);
-        r.add_cpu(join_cpu.finish());
-    } else {
+    if sc.has_traffic() {
         measure_traffic(&mut gener, sc, &servers.pids, cores, &mut r);
+    } else {
+        r.window_s = r.join_s;
+        r.add_cpu(join_cpu.finish());
+    }
+    if sc.memory {
+        await_quiet(&mut gener, &servers.pids, &mut r)?;
+        measure_memory(&gener, sc, servers.pid, memory_before, &mut r);
     }
     note_kernel_drops(drops_before, retrans_before, &mut r);
     note_generator(&gener, &mut r);
@@ -198,27 +230,71 @@ pub fn run_once(
     Ok(r)
 }
 
-/// The idle figure: the server's RSS per member still in the room. With `--addr` the
+/// What the memory figures start from: read before the first member connects.
+#[derive(Clone, Copy)]
+struct MemoryBefore {
+    rss: Option<u64>,
+    tcp_buffers: Option<u64>,
+}
+
+impl MemoryBefore {
+    fn read(pid: Option<u32>) -> MemoryBefore {
+        MemoryBefore {
+            rss: pid.and_then(|p| proc_status_bytes(p, "VmRSS")),
+            tcp_buffers: tcp_buffer_bytes(),
+        }
+    }
+}
+
+/// Keeps the members reading until the server's processes have used (almost) no CPU for
+/// [`QUIET_WINDOW`]: every write it had to make is made, so its memory is what it keeps.
+fn await_quiet(gener: &mut Gen, pids: &[u32], r: &mut RunResult) -> Result<(), String> {
+    let started = Instant::now();
+    let Some(mut last) = cpu_of(pids) else {
+        return Ok(()); // an external server without --pid: nothing to watch
+    };
+    loop {
+        gener.pump_for(QUIET_WINDOW)?;
+        let Some(now) = cpu_of(pids) else {
+            return Ok(());
+        };
+        if now - last < QUIET_CPU {
+            return Ok(());
+        }
+        if started.elapsed() > QUIET_CAP {
+            r.notes.push(format!(
+                "the server was still busy after {} s; its memory was read anyway",
+                QUIET_CAP.as_secs()
+            ));
+            return Ok(());
+        }
+        last = now;
+    }
+}
+
+/// The memory figure: the server's RSS per member still in the room. With `--addr` the
 /// server is not fresh, so this only counts what it did not already hold.
-fn measure_idle(
+fn measure_memory(
     gener: &Gen,
     sc: &Scenario,
     pid: Option<u32>,
-    rss_before: Option<u64>,
+    before: MemoryBefore,
     r: &mut RunResult,
 ) {
     let rss_after = pid.and_then(|p| proc_status_bytes(p, "VmRSS"));
     // Per member still in the room (every one, unless the server dropped some).
-    let in_room = gener.st.synced.min(gener.live()).max(1);
-    if let (Some(before), Some(after)) = (rss_before, rss_after) {
-        r.rss_per_idle = Some((after as f64 - before as f64) / in_room as f64);
-    }
+    let in_room = gener.in_room().max(1);
+    let per_member = |before: Option<u64>, after: Option<u64>| {
+        let (before, after) = (before?, after?);
+        Some((after as f64 - before as f64) / in_room as f64)
+    };
+    r.rss_per_idle = per_member(before.rss, rss_after);
+    r.tcp_buffers_per_member = per_member(before.tcp_buffers, tcp_buffer_bytes());
     if in_room < sc.members {
         r.notes.push(format!(
             "RSS per idle member is over the {in_room} members still in the room"
         ));
     }
-    r.window_s = r.join_s;
 }
 
 /// Sends the scenario's lines and measures their delivery.

@@ -2,10 +2,13 @@
 //! epoll loop.
 //!
 //! A run goes through three phases, each a method here: [`Gen::join_all`] connects the
-//! members (at most [`IN_FLIGHT`] waiting for their greeting at once) until every one has
-//! read its greeting; [`Gen::sync_all`] sends sync lines until every member has one, so all
-//! arrivals have settled before the clock starts; [`Gen::traffic`] sends the scenario's
-//! lines and waits for every delivery.
+//! members (at most the scenario's `in_flight` waiting for their greeting at once) until
+//! every one has read its greeting; [`Gen::sync_all`] sends sync lines until every member
+//! that reads has one, so all arrivals have settled before the clock starts;
+//! [`Gen::traffic`] sends the scenario's lines and waits for every delivery.
+//!
+//! A member that reads only its greeting goes *silent* after the read that brought it: the
+//! loop then watches its connection only for the server closing it.
 //!
 //! Its parts: [`dial`] (what kind of connection a member has), [`poller`] (epoll and the
 //! pacing timer), [`receive`] (reading, and checking every delivered line: order, loss,
@@ -27,7 +30,7 @@ use poller::{Poller, Ready};
 use receive::Stats;
 use send::{Schedule, Sender};
 
-use crate::scenario::{Mode, Scenario};
+use crate::scenario::{Mode, Reading, Scenario};
 
 /// Joining or syncing fails after this long without any byte moving.
 const SETUP_STALL: Duration = Duration::from_secs(30);
@@ -38,8 +41,6 @@ const SETUP_CAP: Duration = Duration::from_secs(3600);
 const STRAGGLER_STALL: Duration = Duration::from_secs(10);
 /// The longest the traffic phase of a scenario may take.
 const TRAFFIC_CAP: Duration = Duration::from_secs(300);
-/// Members connecting but not yet greeted at once (gochat's listen backlog is 1024).
-const IN_FLIGHT: usize = 256;
 /// A round of sync lines is over when no member got its first one for this long.
 const SYNC_SETTLE: Duration = Duration::from_secs(2);
 /// How long one `epoll_wait` waits before the phase checks its clocks.
@@ -61,6 +62,8 @@ pub struct Member {
     sender: Option<usize>,
     /// Whether writability is in this connection's interest set.
     want_out: bool,
+    /// Whether it has stopped reading (after its greeting).
+    silent: bool,
 }
 
 /// The generator of one run.
@@ -68,6 +71,10 @@ pub struct Gen {
     poller: Poller,
     /// How members connect.
     dial: Dial,
+    /// What members read.
+    reading: Reading,
+    /// The most members connecting, not yet greeted, at once.
+    in_flight: usize,
     /// The shared read buffer: a member's carried partial line, then one read.
     buf: Vec<u8>,
     pub members: Vec<Member>,
@@ -88,6 +95,8 @@ impl Gen {
         Ok(Gen {
             poller: Poller::new()?,
             dial,
+            reading: sc.reading,
+            in_flight: sc.in_flight(),
             buf: vec![0; receive::READ_SIZE + receive::MAX_CARRY],
             members: Vec::with_capacity(sc.members),
             senders: (0..sc.senders).map(Sender::new).collect(),
@@ -102,6 +111,31 @@ impl Gen {
     /// Members whose connection is still open.
     pub fn live(&self) -> usize {
         self.members.len() - self.st.closed
+    }
+
+    /// Members whose connection is still open and who still read.
+    pub fn live_readers(&self) -> usize {
+        self.live() - self.st.silent
+    }
+
+    /// Members taken as still in the room: those that read and got a sync line, and the
+    /// silent ones the server has not closed.
+    pub fn in_room(&self) -> usize {
+        self.st.synced.min(self.live_readers()) + self.st.silent
+    }
+
+    /// Stops reading member `i` if it reads only its greeting and has had it (member 0
+    /// always reads: it sends the sync line and must see it come back).
+    fn maybe_go_silent(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        if self.reading != Reading::GreetingOnly || i == 0 || !m.joined || m.silent {
+            return;
+        }
+        let Some(conn) = m.conn.as_ref() else { return };
+        if self.poller.watch_hangup(conn.fd(), i).is_ok() {
+            m.silent = true;
+            self.st.silent += 1;
+        }
     }
 
     /// Starts a non-blocking connect for the next member.
@@ -126,6 +160,7 @@ impl Gen {
             order_ok: true,
             sender,
             want_out: false,
+            silent: false,
         });
         self.st.progress = Instant::now();
         Ok(())
@@ -137,6 +172,10 @@ impl Gen {
         let _ = self.poller.remove(conn.fd());
         drop(conn);
         self.st.closed += 1;
+        if m.silent {
+            m.silent = false;
+            self.st.silent -= 1;
+        }
         if self.st.closed_reasons.len() < 3 {
             let mut why = why;
             if !m.joined {
@@ -160,7 +199,15 @@ impl Gen {
                     member,
                     readable,
                     writable,
+                    hangup,
                 } => {
+                    if self.members[member].silent {
+                        if hangup {
+                            let why = "closed by the server (it read nothing after its greeting)";
+                            self.close_member(member, why.into());
+                        }
+                        continue;
+                    }
                     if readable {
                         self.on_readable(member);
                     }
@@ -175,12 +222,21 @@ impl Gen {
         Ok(())
     }
 
+    /// Keeps every member that reads reading for `d`.
+    pub fn pump_for(&mut self, d: Duration) -> Result<(), String> {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            self.poll_once()?;
+        }
+        Ok(())
+    }
+
     /// An error if joining or syncing has stalled or run too long.
     fn setup_overdue(&self, started: Instant) -> bool {
         self.st.progress.elapsed() > SETUP_STALL || started.elapsed() > SETUP_CAP
     }
 
-    /// Connects `n` members, at most IN_FLIGHT waiting for their greeting at once, and
+    /// Connects `n` members, at most `in_flight` waiting for their greeting at once, and
     /// waits until every one has read it.
     pub fn join_all(&mut self, n: usize) -> Result<(), String> {
         let started = Instant::now();
@@ -193,7 +249,7 @@ impl Gen {
                     self.st.closed_reasons.join("; ")
                 ));
             }
-            while self.members.len() < n && self.members.len() - self.st.joined < IN_FLIGHT {
+            while self.members.len() < n && self.members.len() - self.st.joined < self.in_flight {
                 self.connect_next()?;
             }
             if self.st.joined == n {
@@ -211,9 +267,9 @@ impl Gen {
         }
     }
 
-    /// Sends sync lines until every member has received one, so every member is surely in
-    /// the room (the seed adds a newcomer to the room only after greeting it) and every
-    /// arrival before it has been delivered. A round is over when its sync line has come
+    /// Sends sync lines until every member that reads has received one, so every member is
+    /// surely in the room (the seed adds a newcomer to the room only after greeting it) and
+    /// every arrival before it has been delivered. A round is over when its sync line has come
     /// back to member 0 and no member got its first sync line for SYNC_SETTLE; then, if
     /// members still lack one, the next round starts. After two rounds that reach nobody
     /// new, the members still without a sync line are taken as dropped by the server (it
@@ -224,7 +280,7 @@ impl Gen {
         self.st.progress = Instant::now();
         let mut round = SyncRound::new(self.st.synced);
         self.send_sync(round.k)?;
-        while self.st.synced < self.live() {
+        while self.st.synced < self.live_readers() {
             round.saw(self.st.synced);
             if round.over(self.st.sync_echo) {
                 if round.fruitless(self.st.synced) {
@@ -237,13 +293,13 @@ impl Gen {
                 return Err(format!(
                     "sync stalled: {} of {} members got a sync line after {:.1} s",
                     self.st.synced,
-                    self.live(),
+                    self.live_readers(),
                     started.elapsed().as_secs_f64()
                 ));
             }
             self.poll_once()?;
         }
-        let missing = self.live().saturating_sub(self.st.synced);
+        let missing = self.live_readers().saturating_sub(self.st.synced);
         Ok((missing > 0).then(|| {
             format!(
                 "{missing} members never got a sync line ({} rounds): the server dropped them \

@@ -24,11 +24,13 @@ const TIMER_TOKEN: u64 = u64::MAX;
 pub enum Ready {
     /// The steady scenario's timer went off.
     Timer,
-    /// Member `member`'s connection: readable (or closed, or failed), writable, or both.
+    /// Member `member`'s connection: readable (or closed, or failed), writable, or both;
+    /// `hangup` if the server has closed it (or it failed).
     Member {
         member: usize,
         readable: bool,
         writable: bool,
+        hangup: bool,
     },
 }
 
@@ -82,6 +84,14 @@ impl Poller {
         Ok(())
     }
 
+    /// Watches member `member`'s connection only for the server closing it: for a member
+    /// that no longer reads, whose unread bytes would make it readable for ever.
+    pub fn watch_hangup(&self, fd: impl AsFd, member: usize) -> io::Result<()> {
+        let data = EventData::new_u64(member as u64);
+        epoll::modify(&self.epoll, fd, data, EventFlags::RDHUP)?;
+        Ok(())
+    }
+
     /// Stops watching a connection.
     pub fn remove(&self, fd: impl AsFd) -> io::Result<()> {
         epoll::delete(&self.epoll, fd)?;
@@ -112,6 +122,7 @@ impl Poller {
             member: data.u64() as usize,
             readable: flags.intersects(EventFlags::IN | EventFlags::ERR | EventFlags::HUP),
             writable: flags.contains(EventFlags::OUT),
+            hangup: flags.intersects(EventFlags::RDHUP | EventFlags::ERR | EventFlags::HUP),
         }
     }
 

@@ -49,6 +49,8 @@ pub struct Stats {
     pub joined: usize,
     pub synced: usize,
     pub closed: usize,
+    /// Members still open that no longer read.
+    pub silent: usize,
     pub closed_reasons: Vec<String>,
     /// The highest sync number the sync member got back.
     pub sync_echo: Option<u64>,
@@ -76,6 +78,7 @@ impl Stats {
             joined: 0,
             synced: 0,
             closed: 0,
+            silent: 0,
             closed_reasons: Vec::new(),
             sync_echo: None,
             progress: Instant::now(),
@@ -206,7 +209,10 @@ impl Gen {
         self.buf[..c].copy_from_slice(&m.carry);
         match conn.read(&mut self.buf[c..c + READ_SIZE]) {
             Ok(0) => self.close_member(i, "closed by the server".into()),
-            Ok(n) => self.on_bytes(i, c + n, n),
+            Ok(n) => {
+                self.on_bytes(i, c + n, n);
+                self.maybe_go_silent(i);
+            }
             Err(e)
                 if matches!(
                     e.kind(),
