@@ -9,24 +9,6 @@ use std::time::Instant;
 
 use common::{Member, Server};
 
-/// Lowers the running server's open file limit to `n`, as an admin's `prlimit --pid` would.
-fn lower_open_files(room: &Server, n: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
-    };
-    // SAFETY: prlimit on our own child, with a valid struct and no old value asked for.
-    let rc = unsafe {
-        libc::prlimit(
-            room.pid() as libc::pid_t,
-            libc::RLIMIT_NOFILE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit failed");
-}
-
 /// Connects until one is greeted (some are turned away while the room is at its limit).
 fn newcomer(room: &Server) -> Member {
     for _ in 0..100 {
@@ -44,7 +26,7 @@ fn newcomer(room: &Server) -> Member {
 #[test]
 fn at_the_descriptor_ceiling_the_log_says_so_once_per_episode() {
     let room = Server::start(&[]);
-    lower_open_files(&room, 48);
+    room.lower_open_files(48);
     let mut members: Vec<Member> = Vec::new();
     loop {
         let mut m = Member::connect(room.addr);

@@ -471,20 +471,7 @@ fn max_clients_above_the_open_file_limit_is_lowered_after_the_start_line() {
 fn running_out_of_descriptors_does_not_spin_and_the_room_recovers() {
     let room = Server::start(&[]);
     // Lower the server's open file limit under it, as an admin's prlimit would.
-    let limit = libc::rlimit {
-        rlim_cur: 48,
-        rlim_max: 48,
-    };
-    // SAFETY: prlimit on our own child, with a valid struct.
-    let rc = unsafe {
-        libc::prlimit(
-            room.pid() as libc::pid_t,
-            libc::RLIMIT_NOFILE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit failed");
+    room.lower_open_files(48);
     let mut members: Vec<Member> = Vec::new();
     let mut turned_away = None;
     for _ in 0..60 {

@@ -74,6 +74,14 @@ impl Bench {
         Member { link, outbox }
     }
 
+    /// Ada (`a:1`) and Bob (`b:2`), in, greeted, and caught up.
+    fn two_members(&self) -> (Member, Member) {
+        let (mut ada, mut bob) = (self.join("a:1"), self.join("b:2"));
+        ada.read();
+        bob.read();
+        (ada, bob)
+    }
+
     fn say(&self, member: &Member, lines: &str) {
         self.tell(Msg::Lines {
             id: member.link.id,
@@ -139,9 +147,7 @@ fn a_newcomer_is_greeted_and_the_others_see_it_arrive() {
 #[test]
 fn every_member_gets_every_line_in_one_order() {
     let bench = Bench::new(config());
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, mut bob) = bench.two_members();
     bench.say(&ada, "one\ntwo\n");
     bench.say(&bob, "three\n");
     bench.say(&ada, "four\n");
@@ -153,9 +159,7 @@ fn every_member_gets_every_line_in_one_order() {
 #[test]
 fn a_member_that_leaves_gets_its_own_last_lines_then_its_stream_ends() {
     let bench = Bench::new(config());
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, mut bob) = bench.two_members();
     bench.say(&bob, "bye\n");
     bench.leave(&bob, Why::Quit);
     assert_eq!(bob.read(), "b:2: bye\n");
@@ -178,9 +182,7 @@ fn the_reason_for_a_removal_is_shown() {
 #[test]
 fn commands_answer_their_sender_in_place_and_nick_renames_for_everyone() {
     let bench = Bench::new(config());
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, mut bob) = bench.two_members();
     bench.say(&ada, "/nick ada\nhello\n/who\n");
     bench.say(&bob, "/nick ADA\n/me waves\n//etc\n/bogus\n");
     assert_eq!(
@@ -229,9 +231,7 @@ fn the_room_waits_for_a_member_past_sendq_and_goes_on_when_it_reads() {
         sendq: 64,
         ..config()
     });
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, mut bob) = bench.two_members();
     let line = format!("{}\n", "x".repeat(40));
     bench.say(&ada, &line);
     bench.say(&ada, &line);
@@ -249,9 +249,7 @@ fn a_member_removed_as_too_slow_no_longer_holds_the_room() {
         sendq: 64,
         ..config()
     });
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, bob) = bench.two_members();
     let line = format!("{}\n", "x".repeat(40));
     bench.say(&ada, &line);
     bench.say(&ada, &line);
@@ -272,9 +270,7 @@ fn a_member_removed_as_too_slow_no_longer_holds_the_room() {
 #[test]
 fn shutdown_tells_everyone_and_ends_every_stream() {
     let bench = Bench::new(config());
-    let (mut ada, mut bob) = (bench.join("a:1"), bench.join("b:2"));
-    ada.read();
-    bob.read();
+    let (mut ada, mut bob) = bench.two_members();
     let (done, finished) = async_channel::bounded::<()>(1);
     bench.tell(Msg::Shutdown { done });
     assert!(finished.try_recv().is_err(), "answered by being dropped");

@@ -76,6 +76,25 @@ impl Server {
         self.process.id()
     }
 
+    /// Lowers the running server's open file limit to `n`, as an admin's `prlimit --pid`
+    /// would.
+    pub fn lower_open_files(&self, n: u64) {
+        let limit = libc::rlimit {
+            rlim_cur: n,
+            rlim_max: n,
+        };
+        // SAFETY: prlimit on our own child, with a valid struct and no old value asked for.
+        let rc = unsafe {
+            libc::prlimit(
+                self.pid() as libc::pid_t,
+                libc::RLIMIT_NOFILE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(rc, 0, "prlimit failed");
+    }
+
     /// Sends a signal to the server.
     pub fn signal(&self, signal: i32) {
         self.process.signal(signal);
