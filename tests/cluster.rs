@@ -1,104 +1,21 @@
 //! One room across many servers, on a real `redis-server` started on a free loopback port.
 //!
 //! A test that finds no redis-server says so loudly and skips, unless
-//! `GOCHAT_REQUIRE_REDIS=1` (set by `.ci/run`), where it fails.
+//! `GOCHAT_REQUIRE_REDIS=1` (set by `.ci/run`), where it fails with the install command.
 
 #![cfg(feature = "redis")]
 
 mod common;
+#[path = "common/redis.rs"]
+mod redis;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Member, PATIENCE, Server, run};
-
-/// A redis-server of our own, killed on drop.
-struct Redis {
-    binary: PathBuf,
-    port: u16,
-    child: Child,
-}
-
-impl Redis {
-    /// Starts one on a free port, or returns `None` (after saying so) if there is none to
-    /// start and that is allowed.
-    fn start() -> Option<Redis> {
-        let found = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists());
-        let Some(binary) = found else {
-            if std::env::var("GOCHAT_REQUIRE_REDIS").as_deref() == Ok("1") {
-                panic!("redis-server is required (GOCHAT_REQUIRE_REDIS=1) but not installed");
-            }
-            eprintln!("SKIP: redis-server is not installed; this cluster test did not run");
-            return None;
-        };
-        let port = common::closed_port().port();
-        let child = Redis::spawn(&binary, port);
-        let mut redis = Redis {
-            binary,
-            port,
-            child,
-        };
-        redis.wait_ready();
-        Some(redis)
-    }
-
-    /// Starts the process (it is waited for by whoever holds it: a `Redis`, on drop).
-    fn spawn(binary: &PathBuf, port: u16) -> Child {
-        Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server")
-    }
-
-    /// Waits until the server answers PING (the Redis is killed on drop if it never does).
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut pong = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut pong).is_ok()
-                    && &pong == b"+PONG\r\n"
-                {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            thread::sleep(Duration::from_millis(20)); // polling a start, not synchronizing
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Kills it (no save: everything in it is lost) and starts it again on the same port.
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Redis::spawn(&self.binary, self.port);
-        self.wait_ready();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use redis::Redis;
 
 /// A gochat server in the cluster on `redis`, in room `room`.
 fn server(redis: &Redis, room: &str, extra: &[&str]) -> Server {
