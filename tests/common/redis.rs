@@ -254,10 +254,17 @@ impl Redis {
             args.extend(["--masterauth".into(), password.clone()]);
         }
         if let Some((user, password)) = &self.config.user {
-            args.extend([
-                "--user".into(),
-                format!("{user} on >{password} ~* &* +@all"),
-            ]);
+            // One directive, its words as separate arguments, as redis-server reads them.
+            let rule = [
+                user.as_str(),
+                "on",
+                &format!(">{password}"),
+                "~*",
+                "&*",
+                "+@all",
+            ];
+            args.push("--user".into());
+            args.extend(rule.map(String::from));
         }
         if let Some(master) = self.config.replica_of {
             args.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
