@@ -167,6 +167,10 @@ impl Keeper {
         servers: &[String],
     ) -> RedisResult<()> {
         let others: Vec<&String> = servers.iter().filter(|s| **s != self.node.sid).collect();
+        if others.is_empty() {
+            self.suspects.clear();
+            return Ok(()); // (an empty pipeline is an error to the redis crate)
+        }
         let mut pipe = redis::pipe();
         for sid in &others {
             pipe.cmd("EXISTS").arg(self.node.keys.alive(sid));

@@ -85,6 +85,9 @@ pub(crate) async fn everyone(
         .arg(&keys.servers)
         .query_async(con)
         .await?;
+    if servers.is_empty() {
+        return Ok(Vec::new()); // (an empty pipeline is an error to the redis crate)
+    }
     let mut pipe = redis::pipe();
     for sid in &servers {
         pipe.cmd("HGETALL").arg(keys.roster(sid));
