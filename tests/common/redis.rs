@@ -33,6 +33,11 @@ pub const MASTER_NAME: &str = "gochat";
 /// loudly that the test did not run. With `GOCHAT_REQUIRE_REDIS=1` a missing program fails
 /// the test instead, with the command that installs it.
 pub fn program(name: &str) -> Option<PathBuf> {
+    program_of(name, INSTALL)
+}
+
+/// The path of `name`, which `install` installs; `None` (said loudly) if it is missing.
+fn program_of(name: &str, install: &str) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -43,9 +48,9 @@ pub fn program(name: &str) -> Option<PathBuf> {
         .find(|path| path.is_file());
     if found.is_none() {
         if std::env::var("GOCHAT_REQUIRE_REDIS").as_deref() == Ok("1") {
-            panic!("{name} is required (GOCHAT_REQUIRE_REDIS=1) but not installed: {INSTALL}");
+            panic!("{name} is required (GOCHAT_REQUIRE_REDIS=1) but not installed: {install}");
         }
-        eprintln!("SKIP: {name} is not installed ({INSTALL}); this cluster test did not run");
+        eprintln!("SKIP: {name} is not installed ({install}); this cluster test did not run");
     }
     found
 }
@@ -217,6 +222,9 @@ impl Redis {
     /// Starts one as `config` says, on a free port.
     pub fn start_with(config: Config) -> Option<Redis> {
         let binary = program("redis-server")?;
+        if config.tls {
+            program_of("openssl", "sudo apt-get install openssl")?;
+        }
         let dir = TempDir::new("redis");
         let tls = config.tls.then(|| Tls::make(dir.path()));
         let mut redis = Redis {
