@@ -139,9 +139,10 @@ impl Row {
     pub fn line(&self) -> String {
         let notices = match self.fault.loses_server_b() {
             Some(true) => format!("{} (b's 2 members, to a's 2)", self.lost_notices),
-            None if self.lost_notices > 0 => {
-                format!("{} (b declared lost, rejoined)", self.lost_notices)
-            }
+            None if self.lost_notices > 0 => format!(
+                "{} (b declared lost; {} announced again)",
+                self.lost_notices, self.announced_again
+            ),
             _ => self.lost_notices.to_string(),
         };
         format!(
