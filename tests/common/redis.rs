@@ -125,76 +125,48 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Makes a CA and a server certificate for `127.0.0.1` in `dir` with openssl.
+    /// Makes a CA and a server certificate for `127.0.0.1` it signed, in `dir`, with
+    /// openssl (all files named there, relative to `dir`).
     fn make(dir: &Path) -> Tls {
-        let at = |name: &str| dir.join(name).to_string_lossy().into_owned();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let (ca, ca_key) = (at("ca.pem"), at("ca.key"));
-        let (cert, key, csr) = (at("redis.pem"), at("redis.key"), at("redis.csr"));
-        let ext = at("ext.cnf");
-        std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\n").expect("write ext");
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
+        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("write ext");
+        let new_key = "req -newkey rsa:2048 -nodes -days 2";
+        openssl(
+            dir,
+            &format!("{new_key} -x509 -keyout ca.key -out ca.pem"),
             "/CN=gochat test CA",
-            "-keyout",
-            &ca_key,
-            "-out",
-            &ca,
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
+        );
+        openssl(
+            dir,
+            &format!("{new_key} -keyout redis.key -out redis.csr"),
             "/CN=127.0.0.1",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-            "-out",
-            &cert,
-        ]);
+        );
+        let sign = "x509 -req -in redis.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2";
+        openssl(dir, &format!("{sign} -extfile ext.cnf -out redis.pem"), "");
         Tls {
-            ca: ca.into(),
-            cert: cert.into(),
-            key: key.into(),
+            ca: dir.join("ca.pem"),
+            cert: dir.join("redis.pem"),
+            key: dir.join("redis.key"),
         }
     }
+}
+
+/// Runs `openssl ARGS` in `dir` (with `-subj SUBJECT` unless it is empty), which must
+/// succeed.
+fn openssl(dir: &Path, args: &str, subject: &str) {
+    let mut command = Command::new("openssl");
+    command
+        .args(args.split(' '))
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    if !subject.is_empty() {
+        command.args(["-subj", subject]);
+    }
+    let out = command.output().expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A redis-server of our own on a loopback port, killed on drop.
