@@ -43,12 +43,17 @@ const APPEND: &str = r"
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return -1 end
 local ids = {}
 for a = 3, #ARGV, 8 do
-  local fields = {'sid', ARGV[1], 'seq', ARGV[a]}
-  if ARGV[a+1] ~= '' then fields[#fields+1] = 'arrival'; fields[#fields+1] = ARGV[a+1] end
-  if ARGV[a+2] ~= '' then fields[#fields+1] = 'leave'; fields[#fields+1] = ARGV[a+2] end
-  if ARGV[a+3] ~= '' then fields[#fields+1] = 'skip'; fields[#fields+1] = ARGV[a+3] end
-  fields[#fields+1] = 'l'; fields[#fields+1] = ARGV[a+4]
-  ids[#ids+1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  if ARGV[a+1] == '' and ARGV[a+2] == '' and ARGV[a+3] == '' then
+    ids[#ids+1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+      'sid', ARGV[1], 'seq', ARGV[a], 'l', ARGV[a+4])
+  else
+    local fields = {'sid', ARGV[1], 'seq', ARGV[a]}
+    if ARGV[a+1] ~= '' then fields[#fields+1] = 'arrival'; fields[#fields+1] = ARGV[a+1] end
+    if ARGV[a+2] ~= '' then fields[#fields+1] = 'leave'; fields[#fields+1] = ARGV[a+2] end
+    if ARGV[a+3] ~= '' then fields[#fields+1] = 'skip'; fields[#fields+1] = ARGV[a+3] end
+    fields[#fields+1] = 'l'; fields[#fields+1] = ARGV[a+4]
+    ids[#ids+1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  end
   if ARGV[a+5] == 'set' then
     redis.call('HSET', KEYS[3], ARGV[a+6], ARGV[a+7])
   elseif ARGV[a+5] == 'del' then
