@@ -11,7 +11,7 @@ pub const ALIVE_TTL: Duration = Duration::from_secs(3);
 
 /// How long a server's link must have been up before it declares other servers lost: after
 /// Redis itself was away (paused, restarted), every heartbeat in it has expired, and the
-/// others need this long to reconnect (at most [`super::link::BACKOFF_MAX`] apart) and
+/// others need this long to reconnect (at most 2 s apart: the reconnecting backoff's ceiling) and
 /// renew theirs.
 pub const REAP_GRACE: Duration = Duration::from_secs(5);
 

@@ -5,21 +5,22 @@
 //! place in the stream, so every member on every server sees the room in one order, and no
 //! replication protocol of ours is involved. Joins, leaves and name changes travel the same
 //! way; the rest of the room's state (who is in it, their names) lives in Redis too
-//! ([`keys`] lists every key).
+//! (`keys` lists every key).
 //!
 //! The parts, each a task or a piece they share:
 //!
-//! - [`target`]: where Redis is (`redis://`, `rediss://`, `redis+sentinel://`).
-//! - [`link`]: the link to Redis the tasks share: up or down, one connection, epochs.
-//! - [`node`]: this server in the room: its id, its members, how far it has read.
-//! - [`publisher`]: appends the room's lines to the log, holds them while Redis is away,
-//!   publishes again what Redis lost.
-//! - [`subscriber`]: reads the log and hands each new entry to the broadcaster, once.
-//! - [`keeper`]: the heartbeat; reconnects and restores the link; declares silent servers
+//! - `target`: where Redis is (`redis://`, `rediss://`, `redis+sentinel://`).
+//! - `link`: the link to Redis the tasks share: up or down, one connection, epochs.
+//! - `node`: this server in the room: its id, its members, how far it has read.
+//! - `publisher`: appends the room's lines to the log, holds them while Redis is away,
+//!   publishes again what Redis lost; `backlog`: its bookkeeping (what waits, what is
+//!   kept), apart from its I/O.
+//! - `subscriber`: reads the log and hands each new entry to the broadcaster, once.
+//! - `keeper`: the heartbeat; reconnects and restores the link; declares silent servers
 //!   lost; fences and rejoins this server when the room declared it lost.
-//! - [`commands`]: `/nick` and `/who`, which need the whole room. [`names`] and [`roster`]:
-//!   names and members across servers. [`history`]: a newcomer's last lines.
-//! - [`reply`]: reading Redis's answers. [`limits`]: every limit and timing, with its why.
+//! - `commands`: `/nick` and `/who`, which need the whole room. `names` and `roster`:
+//!   names and members across servers. `history`: a newcomer's last lines.
+//! - `reply`: reading Redis's answers. `limits`: every limit and timing, with its why.
 //!
 //! Trouble with Redis is handled, not hidden. Unreachable at start is an error. Lost while
 //! running, the members are told (`gochat: lost the room's link, reconnecting`), the keeper
@@ -42,6 +43,7 @@
 //! [`Entry`]: crate::relay::Entry
 //! [`Event`]: crate::relay::Event
 
+mod backlog;
 mod commands;
 mod history;
 mod keeper;
@@ -75,7 +77,7 @@ use target::{Target, redact};
 /// Where a room lives in Redis.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The Redis URL, as given (see [`target`] for the forms it takes).
+    /// The Redis URL, as given: `redis://`, `rediss://` or `redis+sentinel://` (README, Cluster).
     pub url: String,
     /// The room's name.
     pub room: String,

@@ -4,28 +4,27 @@
 //! Each batch is an [`Item`] with a sequence number of this server's, assigned when it is
 //! first published and kept forever after, so that every subscriber can tell an entry
 //! published again from one it already delivered. An item carries the window bytes it still
-//! owes the broadcaster ([`Item::owed`]): they are given back once, when it is first
-//! published (or refused), and an item published again owes nothing; so the window can
-//! neither leak nor be given back twice.
+//! owes the broadcaster: they are given back once, when it is first published, and an item
+//! published again owes nothing; so the window can neither leak nor be given back twice.
+//! (The bookkeeping is in [`super::backlog`].)
 //!
-//! Published items are kept ([`Publisher::retained`]) until every server in the room has
-//! read them (the heartbeat's *horizon*). When the link comes back after trouble, the
-//! publisher looks for each kept entry in Redis and publishes again, first and in order,
-//! those Redis no longer has (a restart without persistence, the last second of an
-//! append-only file, writes a failed-over master never replicated). When this server
-//! rejoins the room after being declared lost, it announces its members again before
-//! anything else it held.
+//! Published items are kept until every server in the room has read them (the heartbeat's
+//! *horizon*). When the link comes back after trouble, the publisher looks for each kept
+//! entry in Redis and publishes again, first and in order, those Redis no longer has (a
+//! restart without persistence, the last second of an append-only file, writes a
+//! failed-over master never replicated). When this server rejoins the room after being
+//! declared lost, it announces its members again before anything else it held.
 //!
 //! Appending is one Lua script per batch ([`APPEND`]) that first checks this server is in
 //! the room: a server the others declared lost publishes nothing until it has rejoined.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::{FutureExt, future};
 use redis::{RedisResult, Script, Value};
 
+use super::backlog::{Backlog, Item, RosterChange};
 use super::limits::{HELD_LIMIT, LOG_MAXLEN, PUBLISH_BATCH, RETAIN_LIMIT};
 use super::link::Conn;
 use super::node::{Member, Node, now_ms};
@@ -78,74 +77,23 @@ pub(crate) struct Notice {
     pub(crate) skip: Option<String>,
 }
 
-/// A roster change that goes with an entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RosterChange {
-    None,
-    /// The member's roster value is now this.
-    Set(u64, String),
-    /// The member left; give back its name, if it had one.
-    Remove(u64, Option<String>),
-}
-
-/// A batch of lines on its way to the log.
-#[derive(Debug)]
-pub(crate) struct Item {
-    /// Its place among this server's entries (0 until first published; then kept).
-    seq: u64,
-    /// The lines.
-    lines: Vec<u8>,
-    /// Window bytes it still owes the broadcaster: given back when it is first published
-    /// (or refused), zero from then on.
-    owed: usize,
-    /// For an arrival: whose (the subscriber of this server finishes the join with it).
-    arrival: Option<u64>,
-    /// For a leave: whose.
-    leave: Option<u64>,
-    /// The server whose members skip it, if any.
-    skip: Option<String>,
-    roster: RosterChange,
-}
-
-impl Item {
-    fn new(lines: Vec<u8>) -> Item {
-        Item {
-            seq: 0,
-            lines,
-            owed: 0,
-            arrival: None,
-            leave: None,
-            skip: None,
-            roster: RosterChange::None,
-        }
-    }
-
-    /// Gives back to the broadcaster the window bytes this item still owes (once).
-    fn settle(&mut self, node: &Node) {
-        let owed = std::mem::take(&mut self.owed);
-        if owed > 0 {
-            node.window.give_back(owed);
-        }
-    }
-
-    /// The script arguments of this item (see [`APPEND`]).
-    fn add_args(&self, invocation: &mut redis::ScriptInvocation<'_>) {
-        let id = |m: Option<u64>| m.map(|m| m.to_string()).unwrap_or_default();
-        invocation
-            .arg(self.seq)
-            .arg(id(self.arrival))
-            .arg(id(self.leave))
-            .arg(self.skip.as_deref().unwrap_or_default())
-            .arg(&self.lines);
-        match &self.roster {
-            RosterChange::None => invocation.arg("").arg("").arg(""),
-            RosterChange::Set(member, value) => invocation.arg("set").arg(member).arg(value),
-            RosterChange::Remove(member, name) => invocation
-                .arg("del")
-                .arg(member)
-                .arg(name.as_deref().map(chat::name_key).unwrap_or_default()),
-        };
-    }
+/// The script arguments of `item` (see [`APPEND`]).
+fn add_args(item: &Item, invocation: &mut redis::ScriptInvocation<'_>) {
+    let id = |m: Option<u64>| m.map(|m| m.to_string()).unwrap_or_default();
+    invocation
+        .arg(item.seq)
+        .arg(id(item.arrival))
+        .arg(id(item.leave))
+        .arg(item.skip.as_deref().unwrap_or_default())
+        .arg(&item.lines);
+    match &item.roster {
+        RosterChange::None => invocation.arg("").arg("").arg(""),
+        RosterChange::Set(member, value) => invocation.arg("set").arg(member).arg(value),
+        RosterChange::Remove(member, name) => invocation
+            .arg("del")
+            .arg(member)
+            .arg(name.as_deref().map(chat::name_key).unwrap_or_default()),
+    };
 }
 
 /// What came of one append.
@@ -161,17 +109,8 @@ pub(crate) struct Publisher {
     node: Arc<Node>,
     /// Where `/nick` and `/who` go (they need the whole room, not the log).
     commands: Sender<Out>,
-    /// Items waiting for Redis, in order.
-    held: VecDeque<Item>,
-    /// Bytes of lines in `held`: bounded by [`HELD_LIMIT`] while the link is down.
-    held_bytes: usize,
-    /// Items published and perhaps not yet read by every server, with their ids, in
-    /// order: published again if Redis loses them.
-    retained: VecDeque<(EntryId, Item)>,
-    /// Bytes of lines in `retained`: bounded by [`RETAIN_LIMIT`].
-    retained_bytes: usize,
-    /// The last sequence number given.
-    seq: u64,
+    /// What waits to be published, and what is kept after.
+    backlog: Backlog,
     /// The link epoch whose losses have been looked for (and whose rejoin announced).
     checked: u64,
     /// Set at shutdown: dropped once everything held is published and the server left.
@@ -185,11 +124,7 @@ impl Publisher {
         Publisher {
             node,
             commands,
-            held: VecDeque::new(),
-            held_bytes: 0,
-            retained: VecDeque::new(),
-            retained_bytes: 0,
-            seq: 0,
+            backlog: Backlog::default(),
             checked,
             goodbye: None,
         }
@@ -219,7 +154,7 @@ impl Publisher {
                 self.node.link.failed(conn.epoch, &e);
                 continue;
             }
-            if self.held.is_empty() && self.goodbye.is_some() {
+            if self.backlog.is_empty() && self.goodbye.is_some() {
                 let _ = roster::leave(&mut conn.con, &self.node).await;
                 self.goodbye = None;
                 return;
@@ -231,7 +166,7 @@ impl Publisher {
     fn has_work(&self) -> bool {
         let link = &self.node.link;
         self.goodbye.is_some()
-            || (link.is_up() && (!self.held.is_empty() || link.epoch() != self.checked))
+            || (link.is_up() && (!self.backlog.is_empty() || link.epoch() != self.checked))
     }
 
     /// Takes what was sent; waits for something (a request, or the link coming back) when
@@ -281,10 +216,7 @@ impl Publisher {
     /// Takes one request: an item to hold, a command to pass on, or goodbye.
     fn take(&mut self, request: Request) {
         let item = match request {
-            Request::Notice(Notice { lines, skip }) => Item {
-                skip,
-                ..Item::new(lines)
-            },
+            Request::Notice(Notice { lines, skip }) => Item::new(lines).skipped_by(skip),
             Request::Out(Out::Lines { lines, from }) => match self.hold_lines(lines, from) {
                 Some(item) => item,
                 None => return,
@@ -301,15 +233,14 @@ impl Publisher {
                 }
             },
         };
-        self.held_bytes += item.lines.len();
-        self.held.push_back(item);
+        self.backlog.hold(item);
     }
 
     /// Lines to hold, or `None` (after telling their senders) when Redis is away and too
     /// much is held already.
     fn hold_lines(&mut self, lines: Vec<u8>, from: Vec<u64>) -> Option<Item> {
         let bytes = lines.len();
-        if !self.node.link.is_up() && self.held_bytes + bytes > HELD_LIMIT {
+        if !self.node.link.is_up() && self.backlog.held_bytes() + bytes > HELD_LIMIT {
             let count = lines.iter().filter(|&&b| b == b'\n').count();
             let _ = self.node.events.try_send(Event::NotSent {
                 members: from,
@@ -318,10 +249,7 @@ impl Publisher {
             self.node.window.give_back(bytes);
             return None;
         }
-        Some(Item {
-            owed: bytes,
-            ..Item::new(lines)
-        })
+        Some(Item::owing(lines))
     }
 
     /// An arrival, a leave or a new name: the item that publishes it, with its roster
@@ -337,29 +265,20 @@ impl Publisher {
                 };
                 let change = RosterChange::Set(member, m.roster_value());
                 members.insert(member, m);
-                Item {
-                    arrival: Some(member),
-                    roster: change,
-                    ..Item::new(line)
-                }
+                Item::new(line).arrival_of(member).changing(change)
             }
             Out::Leave { member, line } => {
                 let name = members.remove(&member).and_then(|m| m.name);
-                Item {
-                    leave: Some(member),
-                    roster: RosterChange::Remove(member, name),
-                    ..Item::new(line)
-                }
+                Item::new(line)
+                    .leave_of(member)
+                    .changing(RosterChange::Remove(member, name))
             }
             Out::Renamed { member, name, line } => {
                 let Some(m) = members.get_mut(&member) else {
                     return Ok(Item::new(line));
                 };
                 m.name = Some(name);
-                Item {
-                    roster: RosterChange::Set(member, m.roster_value()),
-                    ..Item::new(line)
-                }
+                Item::new(line).changing(RosterChange::Set(member, m.roster_value()))
             }
             command => return Err(command),
         };
@@ -368,58 +287,32 @@ impl Publisher {
 
     /// Publishes up to [`PUBLISH_BATCH`] held items.
     async fn publish_some(&mut self, conn: &mut Conn) -> RedisResult<()> {
-        if self.held.is_empty() {
+        if self.backlog.is_empty() {
             return Ok(());
         }
-        let take = self.held.len().min(PUBLISH_BATCH);
-        for item in self.held.iter_mut().take(take).filter(|i| i.seq == 0) {
-            self.seq += 1;
-            item.seq = self.seq;
-        }
-        let batch: Vec<&Item> = self.held.iter().take(take).collect();
+        let batch = self.backlog.next_batch(PUBLISH_BATCH);
         match append(conn, &self.node, &batch).await? {
             Appended::NotInRoom => self.node.link.fence(conn.epoch),
             Appended::Ids(ids) => {
-                for id in ids {
-                    let Some(mut item) = self.held.pop_front() else {
-                        break;
-                    };
-                    self.held_bytes -= item.lines.len();
-                    item.settle(&self.node);
-                    self.retained_bytes += item.lines.len();
-                    self.retained.push_back((id, item));
-                }
-                self.forget_read();
+                self.backlog.published(ids, &self.node.window);
+                self.backlog.forget_read(self.node.horizon(), RETAIN_LIMIT);
             }
         }
         Ok(())
     }
 
-    /// Lets go of kept items every server has read, and of the oldest past
-    /// [`RETAIN_LIMIT`].
-    fn forget_read(&mut self) {
-        let horizon = self.node.horizon();
-        while let Some((id, item)) = self.retained.front() {
-            if *id > horizon && self.retained_bytes <= RETAIN_LIMIT {
-                break;
-            }
-            self.retained_bytes -= item.lines.len();
-            self.retained.pop_front();
-        }
-    }
-
     /// After the link came back: publishes again, first, what Redis lost; then, if this
     /// server rejoins the room, announces its members again.
     async fn after_restore(&mut self, conn: &mut Conn) -> RedisResult<()> {
-        self.forget_read();
-        let lost = lost_entries(conn, &self.node, &self.retained).await?;
+        self.backlog.forget_read(self.node.horizon(), RETAIN_LIMIT);
+        let lost = lost_entries(conn, &self.node, &self.backlog).await?;
         if !lost.is_empty() {
             eprintln!(
                 "gochat: redis lost {} of this server's entries; publishing them again",
                 lost.len()
             );
         }
-        self.publish_again(&lost);
+        self.backlog.publish_again(&lost);
         if self.node.take_rejoin() {
             self.announce_again();
         }
@@ -428,31 +321,8 @@ impl Publisher {
         Ok(())
     }
 
-    /// Moves the kept items at `positions` (ascending) to the front of `held`, in order.
-    /// They owe no window bytes: those were given back when they were first published.
-    fn publish_again(&mut self, positions: &[usize]) {
-        let mut lost = positions.iter().copied().peekable();
-        let mut again = Vec::with_capacity(positions.len());
-        let mut kept = VecDeque::with_capacity(self.retained.len());
-        for (at, (id, item)) in std::mem::take(&mut self.retained).into_iter().enumerate() {
-            if lost.next_if_eq(&at).is_some() {
-                self.retained_bytes -= item.lines.len();
-                again.push(item);
-            } else {
-                kept.push_back((id, item));
-            }
-        }
-        self.retained = kept;
-        for item in again.into_iter().rev() {
-            self.held_bytes += item.lines.len();
-            self.held.push_front(item);
-        }
-    }
-
     /// Announces this server's members to the room again, after it declared them gone
-    /// with this server. The entry goes after the held items that already have their
-    /// sequence number (their place among this server's entries is fixed) and before the
-    /// rest; this server's own members skip it (they never left).
+    /// with this server; this server's own members skip it (they never left).
     fn announce_again(&mut self) {
         let mut members: Vec<Member> = self.node.members().values().cloned().collect();
         members.sort_by_key(|m| m.joined);
@@ -460,16 +330,10 @@ impl Publisher {
             .iter()
             .flat_map(|m| format!("{} has arrived\n", m.shown()).into_bytes())
             .collect();
-        if lines.is_empty() {
-            return;
+        if !lines.is_empty() {
+            let sid = Some(self.node.sid.clone());
+            self.backlog.put_next(Item::new(lines).skipped_by(sid));
         }
-        let item = Item {
-            skip: Some(self.node.sid.clone()),
-            ..Item::new(lines)
-        };
-        let at = self.held.iter().position(|i| i.seq == 0);
-        self.held_bytes += item.lines.len();
-        self.held.insert(at.unwrap_or(self.held.len()), item);
     }
 }
 
@@ -497,7 +361,7 @@ async fn append(conn: &mut Conn, node: &Node, items: &[&Item]) -> RedisResult<Ap
         .arg(&node.sid)
         .arg(LOG_MAXLEN);
     for item in items {
-        item.add_args(&mut invocation);
+        add_args(item, &mut invocation);
     }
     let reply: Value = invocation.invoke_async(&mut conn.con).await?;
     Ok(match reply {
@@ -510,19 +374,15 @@ async fn append(conn: &mut Conn, node: &Node, items: &[&Item]) -> RedisResult<Ap
     })
 }
 
-/// The positions in `retained` of the entries Redis no longer has.
-async fn lost_entries(
-    conn: &mut Conn,
-    node: &Node,
-    retained: &VecDeque<(EntryId, Item)>,
-) -> RedisResult<Vec<usize>> {
-    if retained.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The positions, among the kept items of `backlog`, of the entries Redis no longer has.
+async fn lost_entries(conn: &mut Conn, node: &Node, backlog: &Backlog) -> RedisResult<Vec<usize>> {
     let mut pipe = redis::pipe();
-    for (id, _) in retained {
+    for id in backlog.retained_ids() {
         let id = id.to_string();
         pipe.cmd("XRANGE").arg(&node.keys.log).arg(&id).arg(&id);
+    }
+    if pipe.cmd_iter().next().is_none() {
+        return Ok(Vec::new()); // (an empty pipeline is an error to the redis crate)
     }
     let found: Vec<Value> = pipe.query_async(&mut conn.con).await?;
     Ok(found
