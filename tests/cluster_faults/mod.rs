@@ -121,6 +121,8 @@ pub struct Row {
     pub who_right: bool,
     /// The most `lost the room's link` notices one member got.
     pub link_losses: usize,
+    /// Entries the servers published again because Redis had lost them (from their logs).
+    pub published_again: usize,
     /// The longest a staying member went without a line while everyone talked.
     pub silence: Duration,
     /// From the fault's end to the first line after it, at the slowest member.
@@ -130,8 +132,8 @@ pub struct Row {
 impl Row {
     /// The table's header.
     pub fn header() -> String {
-        "| fault | lines sent | lost | doubled | out of order | one order | names held twice | \"server lost\" notices | link lost/back | longest silence | first line after the fault |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|"
+        "| fault | lines sent | lost | doubled | out of order | one order | names held twice | \"server lost\" notices | link lost/back | entries published again | longest silence | first line after the fault |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|"
             .to_string()
     }
 
@@ -146,7 +148,7 @@ impl Row {
             _ => self.lost_notices.to_string(),
         };
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.1} s |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.1} s |",
             self.fault.name(),
             self.sent,
             self.lost,
@@ -156,6 +158,7 @@ impl Row {
             self.names_twice,
             notices,
             self.link_losses,
+            self.published_again,
             self.silence.as_secs_f64(),
             self.recovery.as_secs_f64(),
         )
@@ -235,6 +238,19 @@ impl Lab {
         })
     }
 
+    /// How many entries the servers said they published again, from their logs
+    /// (`gochat: redis lost N of this server's entries; publishing them again`).
+    fn published_again(&self) -> usize {
+        let said = |line: String| {
+            let rest = line.strip_prefix("gochat: redis lost ")?;
+            rest.split(' ').next()?.parse::<usize>().ok()
+        };
+        self.servers
+            .iter()
+            .flat_map(|s| s.log.try_iter().filter_map(said))
+            .sum()
+    }
+
     /// Injects `fault`; returns when it ended (the room may recover from then on).
     fn inject(&mut self, fault: Fault) -> Instant {
         match fault {
@@ -307,7 +323,8 @@ pub fn run(fault: Fault) -> Option<Row> {
     let staying: Vec<&Talker> = talkers.iter().filter(|t| !t.closed()).collect();
     drain(&staying, fault);
     let who = ask_who(&talkers);
-    let row = tally(fault, &talkers, healed, who);
+    let mut row = tally(fault, &talkers, healed, who);
+    row.published_again = lab.published_again();
     drop(lab);
     Some(row)
 }
@@ -423,6 +440,7 @@ fn tally(fault: Fault, talkers: &[Talker], healed: Instant, who: (usize, bool)) 
         lost_notices: got.iter().map(|g| g.lost_notices).sum(),
         announced_again: got.iter().map(|g| g.announced_again).sum(),
         link_losses: got.iter().map(|g| g.link_losses).max().unwrap_or(0),
+        published_again: 0,
         silence: Duration::ZERO,
         recovery: Duration::ZERO,
     };
