@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use atomic_waker::AtomicWaker;
@@ -68,12 +69,6 @@ pub enum Out {
         /// Who asked.
         member: u64,
     },
-    /// Lines the backend itself publishes (members of a lost server leaving); they do not
-    /// count toward the publish window.
-    Notice {
-        /// The lines.
-        lines: Vec<u8>,
-    },
     /// The server is shutting down: publish what is held, leave the room, then drop `done`.
     Goodbye {
         /// Dropped when done.
@@ -124,6 +119,42 @@ pub enum Event {
     },
 }
 
+/// What the backend tells the broadcaster about this server's own standing in the room.
+///
+/// A server cut off from Redis (or stopped) for longer than the heartbeat allows is
+/// declared lost by the others: they announce `NAME has left (server lost)` for its members
+/// and give their names back. When it comes back, the backend learns so (it is *fenced*: it
+/// publishes nothing more until it has rejoined), announces its members to the room again
+/// (`NAME has arrived`), and claims their names again; where another member took a name
+/// meanwhile, that member keeps it. Then it tells the broadcaster, which must:
+///
+/// - on [`Standing::Rejoining`]: tell this server's members
+///   `gochat: this server lost the room for Ns; rejoining`;
+/// - on [`Standing::NameLost`]: stop showing the member by that name (show it by its
+///   address, as the backend now does in the roster and in its arrival line), tell it
+///   `gochat: your name "NAME" was taken while this server was away; you are ADDR again`,
+///   and format its lines by address from then on, including lines that were waiting to be
+///   published (they were formatted with the name it no longer holds).
+///
+/// Until the room reads [`Relay::standing`], the backend does all of the above except what
+/// only the broadcaster can do (the notice, the member's name in lines it formats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// The others declared this server lost; it has rejoined the room, its members
+    /// announced again. `lost_for`: how long it was without the room.
+    Rejoining {
+        /// From the last heartbeat that got through to rejoining.
+        lost_for: Duration,
+    },
+    /// While this server was away another member took `name`: `member` no longer holds it.
+    NameLost {
+        /// The member that lost its name.
+        member: u64,
+        /// The name it lost.
+        name: String,
+    },
+}
+
 /// The broadcaster's end of a link to other servers.
 #[derive(Debug)]
 pub struct Relay {
@@ -135,6 +166,9 @@ pub struct Relay {
     pub entries: Receiver<Entry>,
     /// Link trouble and answers.
     pub events: Receiver<Event>,
+    /// This server's standing in the room: declared lost and rejoining (see [`Standing`]).
+    /// Unbounded and rare.
+    pub standing: Receiver<Standing>,
     /// The room's last lines when this server joined, for history.
     pub history: Vec<u8>,
     /// Bytes of lines on their way out.
@@ -175,9 +209,36 @@ impl Window {
         self.pending.fetch_add(bytes, Ordering::AcqRel);
     }
 
-    /// `bytes` have been published (or refused): the broadcaster may send more.
+    /// `bytes` have been published (or refused): the broadcaster may send more. The backend
+    /// gives each byte back once (it keeps what it still owes on each batch); should it ever
+    /// give back more than it took, the window stays at zero rather than wrap around to a
+    /// huge value that would stop the broadcaster for good.
     pub fn give_back(&self, bytes: usize) {
-        self.pending.fetch_sub(bytes, Ordering::AcqRel);
+        let _ = self
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
+                debug_assert!(pending >= bytes, "window bytes given back twice");
+                Some(pending.saturating_sub(bytes))
+            });
         self.waker.wake();
+    }
+
+    /// Bytes on their way now.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_opens_when_its_bytes_come_back() {
+        let window = Window::default();
+        window.take(PUBLISH_WINDOW);
+        assert_eq!(window.pending(), PUBLISH_WINDOW);
+        window.give_back(PUBLISH_WINDOW);
+        assert_eq!(window.pending(), 0);
     }
 }

@@ -395,11 +395,13 @@ fn a_ten_megabyte_line_arrives_in_bounded_pieces_with_bounded_memory() {
     writer.join().unwrap();
     drain.join().unwrap();
     // Growth, not a ceiling: a debug build's own size is not what is tested. Holding the
-    // line would cost all 10 MB of it; the server holds at most --max-line of it.
+    // line would cost all 10 MB of it; the server holds at most --max-line of it, plus what
+    // the room queues while a slow observer holds it back: up to 64 messages of one read
+    // (64 KiB) each, --sendq and a batch, about 5 MiB on a loaded machine.
     let grew = peak_rss_kib(room.pid()).saturating_sub(before);
     eprintln!("server peak RSS grew by {grew} KiB with a 10 MB line");
     assert!(
-        grew < 5 * 1024,
+        grew < 8 * 1024,
         "the server grew by {grew} KiB with the line"
     );
 }

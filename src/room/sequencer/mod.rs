@@ -30,8 +30,9 @@ use bridge::Bridge;
 pub enum Sequencer {
     /// This server alone.
     Local,
-    /// One of several servers, through a relay.
-    Cluster(Bridge),
+    /// One of several servers, through a relay (boxed: a single server keeps no room for
+    /// a cluster's bookkeeping).
+    Cluster(Box<Bridge>),
 }
 
 /// What the backend sends back to the broadcaster.
@@ -81,7 +82,7 @@ impl Sequencer {
             None => (Sequencer::Local, Vec::new()),
             Some(relay) => {
                 let (bridge, history) = Bridge::new(relay);
-                (Sequencer::Cluster(bridge), history)
+                (Sequencer::Cluster(Box::new(bridge)), history)
             }
         }
     }
