@@ -317,12 +317,7 @@ impl Gen {
                 self.send_sync(round.k)?;
             }
             if self.setup_overdue(started) {
-                return Err(format!(
-                    "sync stalled: {} of {} members got a sync line after {:.1} s",
-                    self.st.synced,
-                    self.live_readers(),
-                    started.elapsed().as_secs_f64()
-                ));
+                return Err(self.sync_stalled(started));
             }
             self.poll_once()?;
         }
@@ -334,6 +329,27 @@ impl Gen {
                 round.k + 1
             )
         }))
+    }
+
+    /// Why syncing failed; with silent members, the likely reason: a room whose
+    /// broadcaster waits for every member (the seed's) stops once one member's socket is
+    /// full, and then delivers nothing to anybody.
+    fn sync_stalled(&self, started: Instant) -> String {
+        let mut why = format!(
+            "sync stalled: {} of {} members got a sync line after {:.1} s",
+            self.st.synced,
+            self.live_readers(),
+            started.elapsed().as_secs_f64()
+        );
+        if self.st.silent > 0 {
+            let _ = write!(
+                why,
+                " ({} members read nothing after their greeting: a room that waits for its \
+                 slowest member stops delivering once one of their sockets is full)",
+                self.st.silent
+            );
+        }
+        why
     }
 
     /// Sends the scenario's lines and waits for every delivery, or for the stragglers
