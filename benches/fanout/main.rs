@@ -25,8 +25,9 @@
 //! is not fresh, so this only counts what it did not already hold from an earlier run.
 //!
 //! Every member reads its greeting before anything is sent, then member 0 sends a sync line
-//! (again, until every member has one: the seed adds a newcomer to the room only after
-//! greeting it), so all arrivals have settled before the clock starts.
+//! (again, until every member that reads has one: the seed adds a newcomer to the room only
+//! after greeting it), so all arrivals have settled before the clock starts. Memory is read
+//! once the server has gone quiet after that (and after the traffic, if any).
 //!
 //! The generator ([`generator`]) is one thread, pinned to its own core: a level-triggered
 //! epoll loop over every member socket, one shared 256 KiB read buffer, lines split with

@@ -202,7 +202,9 @@ pub fn run_once(
     let memory_before = MemoryBefore::read(servers.pid);
     let join_cpu = CpuWindow::start(&servers.pids, cores);
     let join_started = Instant::now();
-    gener.join_all(sc.members)?;
+    if let Some(note) = gener.join_all(sc.members)? {
+        r.notes.push(note);
+    }
     if let Some(note) = gener.sync_all()? {
         r.notes.push(note);
     }

@@ -237,8 +237,10 @@ impl Gen {
     }
 
     /// Connects `n` members, at most `in_flight` waiting for their greeting at once, and
-    /// waits until every one has read it.
-    pub fn join_all(&mut self, n: usize) -> Result<(), String> {
+    /// waits until every one has read it. When all connect at once, a stall gives up on
+    /// the members still waiting (see [`Gen::give_up_ungreeted`]) and returns a note;
+    /// otherwise a stall is an error.
+    pub fn join_all(&mut self, n: usize) -> Result<Option<String>, String> {
         let started = Instant::now();
         self.st.progress = Instant::now();
         loop {
@@ -253,18 +255,43 @@ impl Gen {
                 self.connect_next()?;
             }
             if self.st.joined == n {
-                return Ok(());
+                return Ok(None);
             }
             if self.setup_overdue(started) {
+                let waiting = self.members.len() - self.st.joined;
+                if self.in_flight >= n {
+                    return Ok(Some(self.give_up_ungreeted()));
+                }
                 return Err(format!(
-                    "joining stalled: {} of {n} members greeted, {} connecting, after {:.1} s",
+                    "joining stalled: {} of {n} members greeted, {waiting} connecting, after {:.1} s",
                     self.st.joined,
-                    self.members.len() - self.st.joined,
                     started.elapsed().as_secs_f64()
                 ));
             }
             self.poll_once()?;
         }
+    }
+
+    /// Closes the members that never got their greeting, and says why that happens: when
+    /// thousands connect at once, the server's listen queue overflows, the kernel answers
+    /// with SYN cookies, and a handshake whose last ACK it then drops looks complete to the
+    /// member but never reaches the server (the member waits for a greeting that cannot
+    /// come: it does not speak first). They are left out of the figures.
+    fn give_up_ungreeted(&mut self) -> String {
+        let ungreeted: Vec<usize> = (0..self.members.len())
+            .filter(|&i| !self.members[i].joined && self.members[i].conn.is_some())
+            .collect();
+        for &i in &ungreeted {
+            self.close_member(i, format!("no greeting for {} s", SETUP_STALL.as_secs()));
+        }
+        format!(
+            "{} members never got their greeting and were given up after {} s without \
+             progress: with every member connecting at once the server's listen queue \
+             overflowed (see TcpExtListenOverflows in nstat), and the kernel completed \
+             handshakes the server never saw",
+            ungreeted.len(),
+            SETUP_STALL.as_secs()
+        )
     }
 
     /// Sends sync lines until every member that reads has received one, so every member is
@@ -290,12 +317,7 @@ impl Gen {
                 self.send_sync(round.k)?;
             }
             if self.setup_overdue(started) {
-                return Err(format!(
-                    "sync stalled: {} of {} members got a sync line after {:.1} s",
-                    self.st.synced,
-                    self.live_readers(),
-                    started.elapsed().as_secs_f64()
-                ));
+                return Err(self.sync_stalled(started));
             }
             self.poll_once()?;
         }
@@ -307,6 +329,27 @@ impl Gen {
                 round.k + 1
             )
         }))
+    }
+
+    /// Why syncing failed; with silent members, the likely reason: a room whose
+    /// broadcaster waits for every member (the seed's) stops once one member's socket is
+    /// full, and then delivers nothing to anybody.
+    fn sync_stalled(&self, started: Instant) -> String {
+        let mut why = format!(
+            "sync stalled: {} of {} members got a sync line after {:.1} s",
+            self.st.synced,
+            self.live_readers(),
+            started.elapsed().as_secs_f64()
+        );
+        if self.st.silent > 0 {
+            let _ = write!(
+                why,
+                " ({} members read nothing after their greeting: a room that waits for its \
+                 slowest member stops delivering once one of their sockets is full)",
+                self.st.silent
+            );
+        }
+        why
     }
 
     /// Sends the scenario's lines and waits for every delivery, or for the stragglers
